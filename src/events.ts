@@ -1,0 +1,119 @@
+import type { KimiPoolError } from './errors.js';
+import type { LimitDimension } from './kimi-errors.js';
+import type { Limits } from './tiers.js';
+
+/** A request entered the queue. */
+export interface QueuedEvent {
+  readonly requestId: number;
+  readonly priority: number;
+  readonly tokens: number;
+  /** Requests waiting, this one included. */
+  readonly queued: number;
+}
+
+/** An attempt started on a key. */
+export interface StartEvent {
+  readonly requestId: number;
+  readonly key: string;
+  readonly account: string;
+  readonly attempt: number;
+  readonly tokens: number;
+  /** Time since the request (re)entered the queue. */
+  readonly waitedMs: number;
+}
+
+/** A request succeeded. For streams, when the stream ended. */
+export interface SuccessEvent {
+  readonly requestId: number;
+  readonly key: string;
+  readonly account: string;
+  readonly attempt: number;
+  readonly durationMs: number;
+  /** `usage.total_tokens` of the response, when it had one. */
+  readonly usedTokens: number | undefined;
+}
+
+/** A transient fault: the request will run again after `delayMs`. */
+export interface RetryEvent {
+  readonly requestId: number;
+  readonly key: string;
+  readonly account: string;
+  /** The attempt that comes next (2 = first retry). */
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly error: KimiPoolError;
+}
+
+/** A 429 rate_limit_reached_error paused an account; the request went back to the queue. */
+export interface RateLimitedEvent {
+  readonly requestId: number;
+  readonly key: string;
+  readonly account: string;
+  readonly dimension: LimitDimension;
+  readonly pausedMs: number;
+  /** The limits now in force, when the message showed they are lower than configured. */
+  readonly learned: Limits | undefined;
+  readonly message: string;
+  /** Times this request has been put back. */
+  readonly bounces: number;
+}
+
+/** An account's pause ended. */
+export interface CooldownEndEvent {
+  readonly account: string;
+  readonly pausedMs: number;
+}
+
+/** A key was disabled (401): it takes no more requests. */
+export interface KeyDisabledEvent {
+  readonly key: string;
+  readonly account: string;
+  readonly status: number | undefined;
+  readonly kimiType: string | undefined;
+  readonly message: string;
+}
+
+/** An account was disabled (suspended, out of quota or balance): none of its keys takes more requests. */
+export interface AccountDisabledEvent {
+  readonly account: string;
+  readonly key: string;
+  readonly status: number | undefined;
+  readonly kimiType: string | undefined;
+  readonly message: string;
+}
+
+/** A request failed for good. */
+export interface FailedEvent {
+  readonly requestId: number;
+  readonly key: string | undefined;
+  readonly account: string | undefined;
+  readonly attempt: number;
+  readonly error: Error;
+}
+
+/** Nothing queued and nothing in flight. */
+export interface IdleEvent {
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+/** Something the user should fix, said once. */
+export interface WarningEvent {
+  readonly code: 'no_max_tokens' | 'store_unavailable';
+  readonly message: string;
+}
+
+/** The pool's events, each with one payload object. Events observe; options decide. */
+export interface KimiPoolEvents {
+  queued: (event: QueuedEvent) => void;
+  start: (event: StartEvent) => void;
+  success: (event: SuccessEvent) => void;
+  retry: (event: RetryEvent) => void;
+  ratelimited: (event: RateLimitedEvent) => void;
+  'cooldown-end': (event: CooldownEndEvent) => void;
+  'key-disabled': (event: KeyDisabledEvent) => void;
+  'account-disabled': (event: AccountDisabledEvent) => void;
+  failed: (event: FailedEvent) => void;
+  idle: (event: IdleEvent) => void;
+  warning: (event: WarningEvent) => void;
+}

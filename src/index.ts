@@ -1,0 +1,17 @@
+export { KimiPool } from './kimi-pool.js';
+export type { KimiPoolOptions, KeyConfig, AccountConfig, LimitOverrides, RequestOptions, ScheduleOptions } from './options.js';
+export type { TaskContext } from './pool/task-context.js';
+export type { ChatCompletions } from './chat.js';
+export { PooledStream } from './pooled-stream.js';
+export type * from './events.js';
+export type { PoolStats, KeyStats, AccountStats } from './stats.js';
+export type { Counters, TooManyRequests } from './pool/members.js';
+export * from './errors.js';
+export { TIERS, WINDOWS_PER_DAY, type Limits, type TierName } from './tiers.js';
+export { systemClock, type Clock, type TimerHandle } from './clock.js';
+export type { LimitStore, StoreContext, StoreAccount, AccountUsage, Awaitable } from './store/limit-store.js';
+export { MemoryStore } from './store/memory-store.js';
+export { fingerprint } from './fingerprint.js';
+export { estimatePromptTokens, DEFAULT_MAX_TOKENS } from './tokens.js';
+export { classifyError, parseRateLimitMessage, type Fault, type FaultKind, type RateLimitInfo, type LimitDimension } from './kimi-errors.js';
+export { backoffDelay, retryAfterFromHeaders, type BackoffOptions } from './retry-timing.js';

@@ -1,0 +1,171 @@
+/**
+ * Reading Kimi's errors: what kind of failure it is and what the message says
+ * about when to retry. Pure functions, no I/O.
+ *
+ * Kimi sends no Retry-After on its 429s; the message carries the limit and,
+ * for RPM and concurrency, "please try again after N seconds".
+ */
+import { headerValue, retryAfterFromHeaders } from './retry-timing.js';
+
+/** What went wrong, as far as the pool's reaction is concerned. */
+export type FaultKind =
+  | 'rate_limit' // 429 rate_limit_reached_error: pause the account, requeue
+  | 'quota' // exceeded_current_quota_error: disable the account, reroute
+  | 'auth' // 401: disable the key, reroute
+  | 'overloaded' // 429 engine_overloaded_error: backoff and retry
+  | 'server' // 5xx: backoff and retry
+  | 'malformed' // unparsable response body: backoff and retry
+  | 'connection' // refused, reset, dropped, timed out: backoff and retry
+  | 'bad_request' // 400: fail
+  | 'content_filter' // 400 content_filter: fail
+  | 'permission' // 403 permission_denied_error: fail
+  | 'not_found' // 404: fail
+  | 'aborted' // our own signal aborted the HTTP call
+  | 'other'; // other HTTP status: fail
+
+/** Which limit a 429 `rate_limit_reached_error` names. */
+export type LimitDimension = 'concurrency' | 'rpm' | 'tpm' | 'tpd' | 'unknown';
+
+/** What a rate-limit message says. */
+export interface RateLimitInfo {
+  readonly dimension: LimitDimension;
+  /** The account's real limit, when the message names it. */
+  readonly limit?: number;
+  /** Usage the server counted, for TPM/TPD. */
+  readonly current?: number;
+  /** "please try again after N seconds", in ms. */
+  readonly retryAfterMs?: number;
+}
+
+/** A classified failure. */
+export interface Fault {
+  readonly kind: FaultKind;
+  readonly status?: number;
+  readonly kimiType?: string;
+  readonly message: string;
+  /** From `retry-after-ms` / `retry-after` headers, when present. */
+  readonly retryAfterMs?: number;
+  /** For `rate_limit`: what the message says. */
+  readonly rateLimit?: RateLimitInfo;
+  /** `Msh-Org-Id`: the account the server charged, when present. */
+  readonly orgId?: string;
+}
+
+const AFTER = /try again after\s+(\d+(?:\.\d+)?)\s*s/i;
+const MAX_CONCURRENCY = /max concurrency:\s*(\d+)/i;
+const MAX_RPM = /max RPM:\s*(\d+)/i;
+const MAX_REQUEST = /max request:\s*(\d+)/i;
+const CURRENT = /current:\s*(\d+)/i;
+const LIMIT = /limit:\s*(\d+)/i;
+
+/** Parses the message of a 429 `rate_limit_reached_error` (every known template). */
+export function parseRateLimitMessage(message: string): RateLimitInfo {
+  const after = AFTER.exec(message);
+  const retryAfterMs = after ? Number(after[1]) * 1000 : undefined;
+  const withAfter = (info: { dimension: LimitDimension; limit?: number; current?: number }): RateLimitInfo =>
+    retryAfterMs === undefined ? info : { ...info, retryAfterMs };
+  let m = MAX_CONCURRENCY.exec(message);
+  if (m) return withAfter({ dimension: 'concurrency', limit: Number(m[1]) });
+  m = MAX_RPM.exec(message) ?? MAX_REQUEST.exec(message);
+  if (m) return withAfter({ dimension: 'rpm', limit: Number(m[1]) });
+  const dim: LimitDimension | undefined = /\bTPM\b/.test(message) ? 'tpm' : /\bTPD\b/.test(message) ? 'tpd' : undefined;
+  if (dim) {
+    const current = CURRENT.exec(message);
+    const limit = LIMIT.exec(message);
+    return withAfter({
+      dimension: dim,
+      ...(limit ? { limit: Number(limit[1]) } : {}),
+      ...(current ? { current: Number(current[1]) } : {}),
+    });
+  }
+  return withAfter({ dimension: 'unknown' });
+}
+
+interface ApiErrorLike {
+  status?: unknown;
+  error?: unknown;
+  headers?: unknown;
+  message?: unknown;
+  name?: unknown;
+  code?: unknown;
+  cause?: unknown;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+function kindFor(status: number, type: string | undefined, message: string): FaultKind {
+  if (type === 'exceeded_current_quota_error') return 'quota';
+  switch (status) {
+    case 400:
+      return type === 'content_filter' ? 'content_filter' : 'bad_request';
+    case 401:
+      return 'auth';
+    case 403:
+      return 'permission';
+    case 404:
+      return 'not_found';
+    case 408:
+    case 409:
+      return 'server';
+    case 429:
+      if (type === 'engine_overloaded_error' || /overload/i.test(message)) return 'overloaded';
+      if (type === undefined && /quota|suspended|balance/i.test(message)) return 'quota';
+      return 'rate_limit';
+    default:
+      return status >= 500 ? 'server' : 'other';
+  }
+}
+
+function connectionCode(err: ApiErrorLike, depth = 0): boolean {
+  if (depth > 4 || err === null || typeof err !== 'object') return false;
+  if (typeof err.code === 'string' && CONNECTION_CODES.has(err.code)) return true;
+  return connectionCode(err.cause as ApiErrorLike, depth + 1);
+}
+
+/**
+ * Classifies anything an attempt threw. Works on the `openai` SDK's errors by
+ * shape (status, error body, headers), so any copy of the SDK will do.
+ * Returns undefined for errors that did not come from the API or the network
+ * (a caller's own exception in `schedule()`).
+ */
+export function classifyError(error: unknown, nowEpochMs: number = Date.now()): Fault | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const e = error as ApiErrorLike;
+  const name = typeof e.name === 'string' ? e.name : (error as object).constructor?.name;
+  const text = typeof e.message === 'string' ? e.message : String(error);
+  if (name === 'APIUserAbortError' || name === 'AbortError') return { kind: 'aborted', message: text };
+  if (typeof e.status === 'number') {
+    const body = (e.error ?? {}) as { type?: unknown; message?: unknown };
+    const type = typeof body.type === 'string' ? body.type : undefined;
+    const message = typeof body.message === 'string' ? body.message : text;
+    const kind = kindFor(e.status, type, message);
+    const retryAfterMs = retryAfterFromHeaders(e.headers, nowEpochMs);
+    const orgId = headerValue(e.headers, 'msh-org-id');
+    return {
+      kind,
+      status: e.status,
+      ...(type !== undefined ? { kimiType: type } : {}),
+      message,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(kind === 'rate_limit' ? { rateLimit: parseRateLimitMessage(message) } : {}),
+      ...(orgId !== undefined ? { orgId } : {}),
+    };
+  }
+  if (name === 'APIConnectionError' || name === 'APIConnectionTimeoutError' || connectionCode(e)) {
+    return { kind: 'connection', message: text };
+  }
+  if (error instanceof SyntaxError) return { kind: 'malformed', message: text };
+  return undefined;
+}

@@ -1,0 +1,122 @@
+import { EventEmitter } from 'eventemitter3';
+import { chatCompletions, type ChatCompletions } from './chat.js';
+import { resolveConfig } from './config.js';
+import type { KimiPoolEvents } from './events.js';
+import type { KimiPoolOptions, ScheduleOptions } from './options.js';
+import { Engine } from './pool/engine.js';
+import type { TaskContext } from './pool/task-context.js';
+import { copyCounters, jsonLimits, type PoolStats } from './stats.js';
+import { checkNumber } from './config.js';
+import { InvalidRequestError } from './errors.js';
+import { estimatePromptTokens } from './tokens.js';
+
+/**
+ * One request queue over many Kimi API keys.
+ *
+ * Requests wait in one priority queue and start on whichever account can take
+ * them now within its limits (RPM, TPM, TPD, concurrency; per account, shared
+ * by its keys). 429s pause the account and put the request back; transient
+ * faults are retried with backoff; revoked keys and suspended accounts are
+ * dropped and their work rerouted. Every request settles exactly once.
+ *
+ * @example
+ * const pool = new KimiPool({ keys: process.env.KIMI_API_KEYS, tier: 'tier1' });
+ * const r = await pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 512 });
+ */
+export class KimiPool extends EventEmitter<KimiPoolEvents> {
+  /** The OpenAI-compatible front: `pool.chat.completions.create(params, { priority, signal, timeout })`. */
+  readonly chat: { readonly completions: ChatCompletions };
+  private readonly engine: Engine;
+  private warnedNoMaxTokens = false;
+
+  /** @throws {ConfigError} when an option is invalid; the message names it. */
+  constructor(options: KimiPoolOptions) {
+    super();
+    const config = resolveConfig(options);
+    this.engine = new Engine(config, options, this);
+    const estimate = options.estimatePromptTokens ?? estimatePromptTokens;
+    this.chat = {
+      completions: chatCompletions(this.engine, estimate, () => {
+        if (this.warnedNoMaxTokens) return;
+        this.warnedNoMaxTokens = true;
+        this.emit('warning', {
+          code: 'no_max_tokens',
+          message: `A request set no max_tokens: ${config.defaultMaxTokens} tokens (option defaultMaxTokens) are reserved for its completion, as Kimi reserves its model default. Set max_tokens to fit more requests in each account's TPM.`,
+        });
+      }),
+    };
+  }
+
+  /**
+   * Runs any call on a pooled key: `fn` gets the key's `openai` client when the
+   * key's account can start it. Rejections from the API are handled as for
+   * chat (bounce, failover, retry); other errors of `fn` reject as they are.
+   * @example await pool.schedule(({ client, signal }) => client.embeddings.create(body, { signal }), { tokens: 800 })
+   */
+  schedule<T>(fn: (ctx: TaskContext) => T | PromiseLike<T>, options: ScheduleOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new InvalidRequestError(`Expected schedule() to get a function, got ${typeof fn}`));
+    let tokens: number;
+    try {
+      tokens = checkNumber('tokens', options.tokens ?? 0, { min: 0, integer: true });
+    } catch (error) {
+      return Promise.reject(new InvalidRequestError((error as Error).message));
+    }
+    return this.engine.submit(fn, tokens, options);
+  }
+
+  /** Resolves when nothing is queued or in flight (streams being read count as in flight). */
+  onIdle(): Promise<void> {
+    return this.engine.onIdle();
+  }
+
+  /**
+   * Closes the pool. By default queued requests reject with `PoolClosedError`
+   * and the call resolves once in-flight ones finish; with `{ drain: true }`
+   * it first waits for everything queued to finish.
+   */
+  async close(options: { readonly drain?: boolean } = {}): Promise<void> {
+    if (options.drain === true) await this.engine.onIdle();
+    await this.engine.close();
+  }
+
+  /** A JSON-serialisable snapshot: per key and per account counters, usage and pauses. */
+  stats(): PoolStats {
+    const e = this.engine;
+    const now = e.clock.now();
+    return {
+      queued: e.dispatcher.waitingJobs,
+      inFlight: e.inFlight,
+      submitted: e.submitted,
+      succeeded: e.succeeded,
+      failed: e.failed,
+      retries: e.retries,
+      bounces: e.bounces,
+      keys: e.keys.map((k) => ({
+        id: k.id,
+        account: k.account.id,
+        ...copyCounters(k.counters),
+        inFlight: k.inFlight,
+        disabled: k.disabled,
+        disabledReason: k.disabledReason ?? null,
+      })),
+      accounts: e.accounts.map((a) => {
+        const u = e.store.usage(a.id);
+        const usable = a.usable;
+        return {
+          id: a.id,
+          tier: a.tier,
+          limits: jsonLimits(a.limits),
+          keys: a.keys.map((k) => k.id),
+          ...copyCounters(a.counters),
+          inFlight: a.inFlight,
+          startsInWindow: u.startsInWindow,
+          tokensInWindow: u.tokensInWindow,
+          disabled: !usable,
+          disabledReason: a.disabledReason ?? (usable ? null : 'every key disabled'),
+          pausedForMs: u.pausedUntil === null ? null : Math.max(0, u.pausedUntil - now),
+          nextFreeInMs: usable ? u.nextFreeInMs : null,
+        };
+      }),
+    };
+  }
+}

@@ -1,0 +1,93 @@
+import type { Limits } from '../tiers.js';
+import { WINDOWS_PER_DAY } from '../tiers.js';
+import { StartLog } from './start-log.js';
+import { TokenWindow } from './token-window.js';
+
+/** What {@link AccountLimiter.check} answers when a request can never start here. */
+export const NEVER = -1;
+
+/**
+ * The four limits of one account, enforced over sliding windows in local time.
+ *
+ * Every window is widened by the safety margin: the server sees a start up to
+ * `marginMs` later than we record it (network and event-loop jitter), so two
+ * starts we space `windowMs + marginMs` apart are never closer than `windowMs`
+ * over there.
+ */
+export class AccountLimiter {
+  private limitsNow: Limits;
+  private readonly starts: StartLog;
+  private readonly minute = new TokenWindow();
+  private readonly day: TokenWindow;
+  private readonly span: number;
+  private readonly daySpan: number;
+  inFlight = 0;
+  pausedUntil = -Infinity;
+
+  constructor(limits: Limits, windowMs: number, marginMs: number) {
+    this.limitsNow = limits;
+    this.starts = new StartLog(limits.rpm);
+    this.span = windowMs + marginMs;
+    this.daySpan = windowMs * WINDOWS_PER_DAY + marginMs;
+    // A day holds many starts; merging reservations 1/60 window apart bounds memory.
+    this.day = new TokenWindow(windowMs / 60);
+  }
+
+  get limits(): Limits {
+    return this.limitsNow;
+  }
+
+  /**
+   * How long until a request reserving `tokens` may start: 0 = now,
+   * `Infinity` = when an in-flight request ends, {@link NEVER} = it exceeds TPM or TPD.
+   */
+  check(now: number, tokens: number): number {
+    const l = this.limitsNow;
+    if (tokens > l.tpm || tokens > l.tpd) return NEVER;
+    if (this.inFlight >= l.concurrency) return Infinity;
+    let at = this.pausedUntil;
+    const rpmAt = this.starts.freeAt(this.span);
+    if (rpmAt > at) at = rpmAt;
+    if (l.tpm !== Infinity) {
+      const tpmAt = this.minute.freeAt(now, this.span, tokens, l.tpm);
+      if (tpmAt > at) at = tpmAt;
+    }
+    if (l.tpd !== Infinity) {
+      const tpdAt = this.day.freeAt(now, this.daySpan, tokens, l.tpd);
+      if (tpdAt > at) at = tpdAt;
+    }
+    return at > now ? at - now : 0;
+  }
+
+  /** Records a start that {@link check} allowed. */
+  commit(now: number, tokens: number): void {
+    this.inFlight++;
+    this.starts.record(now);
+    if (this.limitsNow.tpm !== Infinity) this.minute.record(now, tokens);
+    if (this.limitsNow.tpd !== Infinity) this.day.record(now, tokens);
+  }
+
+  release(): void {
+    if (this.inFlight > 0) this.inFlight--;
+  }
+
+  pause(until: number): void {
+    if (until > this.pausedUntil) this.pausedUntil = until;
+  }
+
+  /** Lowers (or raises) limits, e.g. after a 429 told the real ones. */
+  setLimits(limits: Limits): void {
+    if (limits.rpm !== this.limitsNow.rpm) this.starts.resize(limits.rpm);
+    this.limitsNow = limits;
+  }
+
+  /** Starts within the window ending at `now` (for stats). */
+  startsInWindow(now: number): number {
+    return this.starts.countSince(now - this.span);
+  }
+
+  /** Tokens reserved within the window ending at `now` (for stats). */
+  tokensInWindow(now: number): number {
+    return this.minute.sum(now, this.span);
+  }
+}

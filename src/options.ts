@@ -1,0 +1,91 @@
+import type { ClientOptions } from 'openai';
+import type { Clock } from './clock.js';
+import type { LimitStore } from './store/limit-store.js';
+import type { Limits, TierName } from './tiers.js';
+
+/** Limit overrides: any subset of {@link Limits}. `Infinity` = unlimited. */
+export type LimitOverrides = { readonly [K in keyof Limits]?: number };
+
+/** One API key and what is known of it. */
+export interface KeyConfig extends LimitOverrides {
+  /** The API key (`sk-...`). Never printed: see `id`. */
+  readonly key: string;
+  /** A name for the key in events, stats and errors. @default its fingerprint, e.g. `sk-…3fa9c1` */
+  readonly id?: string;
+  /**
+   * The account (organisation) the key belongs to. Keys of one account share
+   * its limits. @default the key's own id: each key is its own account
+   */
+  readonly account?: string;
+  /** The account's tier preset. @default the pool's `tier` */
+  readonly tier?: TierName;
+  /** A base URL for this key only (keys of .cn and .ai do not mix). @default the pool's `baseURL` */
+  readonly baseURL?: string;
+}
+
+/** Limits for a whole account, set once instead of on each of its keys. */
+export interface AccountConfig extends LimitOverrides {
+  readonly tier?: TierName;
+}
+
+/** Options of {@link KimiPool}. */
+export interface KimiPoolOptions {
+  /**
+   * The keys: a comma-separated string (e.g. `process.env.KIMI_API_KEYS`), an
+   * array of keys, or an array of {@link KeyConfig}.
+   * @example keys: [{ key: 'sk-a', account: 'org-1', tier: 'tier1' }, { key: 'sk-b', account: 'org-1' }]
+   */
+  readonly keys: string | readonly (string | KeyConfig)[] | undefined;
+  /** Tier preset for accounts that name none. @default 'tier0' */
+  readonly tier?: TierName;
+  /** Limits per account id, overriding the tier preset. */
+  readonly accounts?: Readonly<Record<string, AccountConfig>>;
+  /** @default 'https://api.moonshot.cn/v1' (use 'https://api.moonshot.ai/v1' for global keys) */
+  readonly baseURL?: string;
+  /** Length of the rate-limit "minute" in ms; a day is 1,440 of them. Tests shorten it. @default 60000 */
+  readonly windowMs?: number;
+  /**
+   * Extra spacing added to every window, covering the network and clock jitter
+   * between our start and the server's count. @default 75
+   */
+  readonly safetyMarginMs?: number;
+  /** Retries after transient faults (overload 429, 5xx, connection errors, malformed bodies). @default 5 */
+  readonly retries?: number;
+  /** First backoff delay; doubles each retry, with jitter. @default 500 */
+  readonly retryBaseMs?: number;
+  /** Largest backoff delay. @default 30000 */
+  readonly retryMaxMs?: number;
+  /**
+   * How often one request may go back to the queue after 429 `rate_limit_reached_error`
+   * (those do not use a retry) before it fails with `RateLimitError`. @default 10
+   */
+  readonly maxRateLimitBounces?: number;
+  /** Tokens reserved for the completion of a request that sets no `max_tokens`. @default 32768 */
+  readonly defaultMaxTokens?: number;
+  /** Your own prompt-token estimate for chat requests; must not undercount. */
+  readonly estimatePromptTokens?: (params: { readonly messages?: readonly unknown[] }) => number;
+  /** Passed to every `openai` client (timeout, fetch, defaultHeaders, ...). `maxRetries` is forced to 0. */
+  readonly clientOptions?: Omit<ClientOptions, 'apiKey' | 'baseURL' | 'maxRetries'>;
+  /** Where limits are kept. @default in memory; see `kimi-pool/redis` for several processes */
+  readonly store?: LimitStore;
+  /** Time source. @default the system clock */
+  readonly clock?: Clock;
+  /** Random source in [0, 1) for backoff jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Per-request options. */
+export interface RequestOptions {
+  /** Higher runs first; FIFO within a priority. @default 0 */
+  readonly priority?: number;
+  /** Aborts the request, queued or in flight. */
+  readonly signal?: AbortSignal;
+  /** Total time allowed, queued and in flight, in ms. */
+  readonly timeout?: number;
+}
+
+/** Options of {@link KimiPool.schedule}. */
+export interface ScheduleOptions extends RequestOptions {
+  /** Tokens the call reserves against TPM/TPD (prompt + completion budget). @default 0 */
+  readonly tokens?: number;
+}

@@ -1,0 +1,291 @@
+import type { Clock } from '../clock.js';
+import { Deque } from '../queue/deque.js';
+import { JobQueue } from '../queue/job-queue.js';
+import { MinHeap } from '../queue/min-heap.js';
+import { NEVER, type LimitStore } from '../store/limit-store.js';
+import type { Job } from './job.js';
+import type { AccountMember } from './members.js';
+
+/** What the dispatcher asks of the pool. */
+export interface DispatchHost {
+  /** The store recorded the start: run the job on this account now. */
+  start(job: Job, account: AccountMember): void;
+  /** The job can start on no usable account, ever (it reserves too many tokens). */
+  unrunnable(job: Job): void;
+  /** A store call failed (e.g. Redis down); the dispatcher retries after `retryInMs`. */
+  storeError(error: unknown, retryInMs: number): void;
+}
+
+const STORE_RETRY_MS = [50, 100, 200, 500, 1000, 2000, 5000];
+
+/**
+ * The pool's one queue and its accounts. A job is bound to an account only
+ * when the store says that account can start it now (late binding); when no
+ * account can, one timer is set for the earliest moment one can. No polling.
+ *
+ * Accounts are `ready` (round-robin deque), `waiting` (heap by wake time),
+ * `blocked` (at concurrency: back on a release) or `dead` (dropped lazily).
+ */
+export class Dispatcher {
+  readonly queue = new JobQueue<Job>();
+  private readonly delayed = new MinHeap<Job>((a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq));
+  private delayedLive = 0;
+  private readonly ready = new Deque<AccountMember>();
+  private readonly waiting = new MinHeap<AccountMember>((a, b) => a.wakeAt < b.wakeAt);
+  private timer: unknown;
+  private timerAt = Infinity;
+  private pumping = false;
+  private again = false;
+  private acquiring = false;
+  private storeFailures = 0;
+  private closed = false;
+
+  constructor(
+    private readonly accounts: readonly AccountMember[],
+    private readonly store: LimitStore,
+    private readonly clock: Clock,
+    private readonly host: DispatchHost,
+  ) {
+    for (const a of accounts) this.ready.push(a);
+  }
+
+  /** Jobs waiting to start: queued plus backing off. */
+  get waitingJobs(): number {
+    return this.queue.size + this.delayedLive;
+  }
+
+  enqueue(job: Job): void {
+    job.state = 'queued';
+    job.enqueuedAt = this.clock.now();
+    this.queue.push(job);
+    this.pump();
+  }
+
+  /** Puts a job back at its place, after `notBefore` when that is still ahead. */
+  requeue(job: Job): void {
+    if (job.notBefore > this.clock.now()) {
+      job.state = 'delayed';
+      this.delayed.push(job);
+      this.delayedLive++;
+    } else {
+      job.state = 'queued';
+      this.queue.pushBack(job);
+    }
+    this.pump();
+  }
+
+  /** Takes a waiting job out (abort, timeout). */
+  remove(job: Job): void {
+    if (job.state === 'queued' && job.queued) this.queue.forget(job);
+    else if (job.state === 'delayed') this.delayedLive--;
+    job.state = 'between';
+  }
+
+  /** A slot of the account was released. */
+  released(account: AccountMember): void {
+    if (account.place === 'blocked') {
+      account.place = 'ready';
+      this.ready.push(account);
+    }
+    this.pump();
+  }
+
+  /** The account can no longer run anything. */
+  kill(account: AccountMember): void {
+    account.place = 'dead';
+  }
+
+  /** Removes and returns every job still waiting. */
+  close(): Job[] {
+    this.closed = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    const jobs = this.queue.drain();
+    for (const j of this.delayed.drain()) if (j.state === 'delayed') jobs.push(j);
+    this.delayedLive = 0;
+    return jobs;
+  }
+
+  /** Removes and returns every job still waiting, leaving the pool open (no key left). */
+  drainAll(): Job[] {
+    const jobs = this.queue.drain();
+    for (const j of this.delayed.drain()) if (j.state === 'delayed') jobs.push(j);
+    this.delayedLive = 0;
+    return jobs;
+  }
+
+  /** Starts nothing until `ready` settles (a store that connects first). */
+  holdUntil(ready: Promise<unknown>): void {
+    this.acquiring = true;
+    ready.then(
+      () => {
+        this.acquiring = false;
+        this.pump();
+      },
+      (error: unknown) => {
+        this.acquiring = false;
+        this.host.storeError(error, 0);
+        this.pump();
+      },
+    );
+  }
+
+  /** Runs whatever can start now, then sleeps until the earliest moment more can. */
+  pump(): void {
+    if (this.pumping || this.acquiring || this.closed) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        this.dispatch();
+      } while (this.again && !this.acquiring && !this.closed);
+    } finally {
+      this.pumping = false;
+    }
+    if (!this.acquiring && !this.closed) this.arm();
+  }
+
+  private dispatch(): void {
+    const now = this.clock.now();
+    this.wakeDue(now);
+    let skipped: AccountMember[] | undefined;
+    while (this.queue.size > 0) {
+      const account = this.ready.shift();
+      if (account === undefined) break;
+      if (account.place !== 'ready') continue;
+      if (!account.usable) {
+        account.place = 'dead';
+        continue;
+      }
+      const job = this.queue.peek() as Job;
+      const answer = this.store.acquire(account.id, job.tokens, job.seq);
+      if (typeof answer !== 'number') {
+        this.awaitAcquire(answer, job, account);
+        break;
+      }
+      if (answer === NEVER) {
+        (skipped ??= []).push(account);
+        if (this.ready.size === 0) {
+          if (!this.fitsAnywhere(job)) {
+            this.queue.pop();
+            this.host.unrunnable(job);
+            for (const a of skipped) this.ready.push(a);
+            skipped = undefined;
+          }
+        }
+        continue;
+      }
+      if (skipped !== undefined) {
+        // The head moves on only when it starts; accounts it could not use stay first in line.
+        for (const a of skipped) this.ready.unshift(a);
+        skipped = undefined;
+      }
+      this.place(account, answer, now, job);
+    }
+    if (skipped !== undefined) for (const a of skipped) this.ready.push(a);
+  }
+
+  /** Acts on the store's answer for `job` on `account`. */
+  private place(account: AccountMember, answer: number, now: number, job: Job): void {
+    if (answer === 0) {
+      this.queue.pop();
+      this.ready.push(account);
+      this.host.start(job, account);
+    } else if (answer === Infinity) {
+      account.place = 'blocked';
+    } else {
+      account.place = 'waiting';
+      account.wakeAt = now + answer;
+      this.waiting.push(account);
+    }
+  }
+
+  private awaitAcquire(answer: Promise<number>, job: Job, account: AccountMember): void {
+    this.acquiring = true;
+    this.queue.pop();
+    answer.then(
+      (wait) => {
+        this.acquiring = false;
+        this.storeFailures = 0;
+        if (job.state !== 'queued' || this.closed) {
+          // Aborted or closed while the store decided: give back what it granted.
+          if (wait === 0) void this.store.release(account.id, job.seq);
+          if (job.state === 'queued') this.queue.pushBack(job);
+          this.ready.push(account);
+        } else if (wait === NEVER) {
+          this.queue.pushBack(job);
+          if (!this.fitsAnywhere(job)) {
+            this.queue.forget(job);
+            this.host.unrunnable(job);
+          }
+          this.ready.push(account);
+        } else {
+          this.queue.pushBack(job);
+          this.place(account, wait, this.clock.now(), job);
+        }
+        this.pump();
+      },
+      (error: unknown) => {
+        this.acquiring = false;
+        if (job.state === 'queued') this.queue.pushBack(job);
+        this.ready.unshift(account);
+        const retryIn = STORE_RETRY_MS[Math.min(this.storeFailures++, STORE_RETRY_MS.length - 1)] as number;
+        this.host.storeError(error, retryIn);
+        this.setTimer(this.clock.now() + retryIn);
+      },
+    );
+  }
+
+  private fitsAnywhere(job: Job): boolean {
+    for (const a of this.accounts) {
+      if (a.usable && job.tokens <= a.limits.tpm && job.tokens <= a.limits.tpd) return true;
+    }
+    return false;
+  }
+
+  private wakeDue(now: number): void {
+    for (let a = this.waiting.peek(); a !== undefined && a.wakeAt <= now; a = this.waiting.peek()) {
+      this.waiting.pop();
+      if (a.place === 'waiting') {
+        a.place = 'ready';
+        this.ready.push(a);
+      }
+    }
+    for (let j = this.delayed.peek(); j !== undefined && j.notBefore <= now; j = this.delayed.peek()) {
+      this.delayed.pop();
+      if (j.state === 'delayed') {
+        this.delayedLive--;
+        j.state = 'queued';
+        this.queue.pushBack(j);
+      }
+    }
+  }
+
+  /** Sets the one timer for the earliest moment anything can change. */
+  private arm(): void {
+    let at = Infinity;
+    if (this.queue.size > 0) {
+      const a = this.waiting.peek();
+      if (a !== undefined) at = a.wakeAt;
+    }
+    const j = this.delayed.peek();
+    if (j !== undefined && j.notBefore < at) at = j.notBefore;
+    if (at < Infinity) this.setTimer(at);
+  }
+
+  private setTimer(at: number): void {
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      this.clock.clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.pump();
+    }, at - this.clock.now());
+  }
+}

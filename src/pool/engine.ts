@@ -1,0 +1,528 @@
+import type { EventEmitter } from 'eventemitter3';
+import OpenAI from 'openai';
+import pRetry, { type Options as PRetryOptions } from 'p-retry';
+import { systemClock, type Clock } from '../clock.js';
+import type { ResolvedConfig } from '../config.js';
+import {
+  InvalidRequestError,
+  KimiPoolError,
+  NoUsableKeyError,
+  PoolClosedError,
+  RateLimitError,
+  RequestAbortedError,
+  RequestTimeoutError,
+  RequestTooLargeError,
+} from '../errors.js';
+import type { KimiPoolEvents } from '../events.js';
+import { classifyError, type Fault } from '../kimi-errors.js';
+import type { KimiPoolOptions, RequestOptions } from '../options.js';
+import { backoffDelay } from '../retry-timing.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { Awaitable, LimitStore } from '../store/limit-store.js';
+import { Dispatcher, type DispatchHost } from './dispatcher.js';
+import { Job } from './job.js';
+import { AccountMember, KeyMember } from './members.js';
+import { errorFor, reactionTo } from './reactions.js';
+import type { TaskContext } from './task-context.js';
+
+/** Errors a failed attempt is rejected with when p-retry should run another. */
+const retrying = new WeakSet<object>();
+
+/** Runs `fn` now if `value` is not a promise, else once it settles. */
+function after(value: Awaitable<unknown>, fn: () => void): void {
+  if (value instanceof Promise) value.then(fn, fn);
+  else fn();
+}
+
+function usedTokensOf(value: unknown): number | undefined {
+  const usage = (value as { usage?: { total_tokens?: unknown } } | null | undefined)?.usage;
+  return typeof usage?.total_tokens === 'number' ? usage.total_tokens : undefined;
+}
+
+class Context implements TaskContext {
+  constructor(
+    private readonly engine: Engine,
+    private readonly job: Job,
+    readonly client: OpenAI,
+    readonly key: string,
+    readonly account: string,
+    readonly signal: AbortSignal,
+    readonly attempt: number,
+  ) {}
+
+  holdSlot(): (result?: { usedTokens?: number | undefined; error?: unknown }) => void {
+    return this.engine.hold(this.job);
+  }
+}
+
+/**
+ * Runs jobs: starts them where the dispatcher says, reads each failure the
+ * Kimi way (bounce, failover, retry or fail) and settles every job exactly once.
+ */
+export class Engine implements DispatchHost {
+  readonly accounts: AccountMember[] = [];
+  readonly keys: KeyMember[] = [];
+  readonly dispatcher: Dispatcher;
+  readonly store: LimitStore;
+  readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly retryOptions: PRetryOptions;
+  private seq = 0;
+  private active = 0;
+  inFlight = 0;
+  submitted = 0;
+  succeeded = 0;
+  failed = 0;
+  retries = 0;
+  bounces = 0;
+  closed = false;
+  private dead: NoUsableKeyError | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly config: ResolvedConfig,
+    options: KimiPoolOptions,
+    private readonly events: EventEmitter<KimiPoolEvents>,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.store = options.store ?? new MemoryStore();
+    for (const a of config.accounts) {
+      const account = new AccountMember(a.id, a.limits, a.tier);
+      for (const k of a.keys) {
+        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0 });
+        const key = new KeyMember(k.id, account, client);
+        account.keys.push(key);
+        this.keys.push(key);
+      }
+      this.accounts.push(account);
+    }
+    this.dispatcher = new Dispatcher(this.accounts, this.store, this.clock, this);
+    const init = this.store.init({
+      accounts: this.accounts.map((a) => ({ id: a.id, limits: a.limits })),
+      windowMs: config.windowMs,
+      safetyMarginMs: config.safetyMarginMs,
+      clock: this.clock,
+    });
+    if (init instanceof Promise) this.dispatcher.holdUntil(init);
+    this.retryOptions = {
+      retries: config.retries,
+      // p-retry runs the loop and counts; the backoff wait is ours, on the injected
+      // clock, spent in the queue rather than holding a slot.
+      minTimeout: 0,
+      maxTimeout: 0,
+      factor: 1,
+      randomize: false,
+      shouldRetry: ({ error }) => retrying.has(error),
+    };
+  }
+
+  /** Queues `fn` to run on a key with `tokens` reserved; settles once. */
+  submit<T>(fn: (ctx: TaskContext) => T | PromiseLike<T>, tokens: number, options: RequestOptions = {}): Promise<T> {
+    if (this.closed) return Promise.reject(new PoolClosedError());
+    if (this.dead !== undefined) return Promise.reject(this.dead);
+    const { priority = 0, signal, timeout } = options;
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+      return Promise.reject(new InvalidRequestError(`Expected \`priority\` to be a finite number, got \`${String(priority)}\``));
+    }
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0)) {
+      return Promise.reject(new InvalidRequestError(`Expected \`timeout\` to be a number of ms > 0, got \`${String(timeout)}\``));
+    }
+    if (signal?.aborted === true) return Promise.reject(new RequestAbortedError(signal.reason));
+    const tooLarge = this.tooLarge(tokens);
+    if (tooLarge !== undefined) return Promise.reject(tooLarge);
+
+    const job = new Job(++this.seq, priority, tokens, fn, signal, timeout);
+    this.active++;
+    this.submitted++;
+    if (signal !== undefined) {
+      job.onAbort = () => this.abort(job, new RequestAbortedError(signal.reason));
+      signal.addEventListener('abort', job.onAbort, { once: true });
+    }
+    if (timeout !== undefined) job.timer = this.clock.setTimeout(() => this.abort(job, new RequestTimeoutError(timeout)), timeout);
+    if (this.events.listenerCount('queued') > 0) {
+      this.events.emit('queued', { requestId: job.seq, priority, tokens, queued: this.dispatcher.waitingJobs + 1 });
+    }
+    return pRetry((n) => this.attempt<T>(job, n), this.retryOptions);
+  }
+
+  private attempt<T>(job: Job, n: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      job.resolveAttempt = resolve as (value: unknown) => void;
+      job.rejectAttempt = reject;
+      job.attempt = n;
+      if (job.failure !== undefined) return this.fail(job, job.failure);
+      if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
+      if (n === 1) this.dispatcher.enqueue(job);
+      else {
+        job.notBefore = this.clock.now() + job.backoffMs;
+        this.dispatcher.requeue(job);
+      }
+    });
+  }
+
+  /** DispatchHost: the store granted `account` for `job`. */
+  start(job: Job, account: AccountMember): void {
+    const key = account.nextKey() as KeyMember;
+    const now = this.clock.now();
+    job.account = account;
+    job.key = key;
+    job.state = 'running';
+    job.startedAt = now;
+    job.held = false;
+    job.slot = true;
+    account.inFlight++;
+    key.inFlight++;
+    this.inFlight++;
+    account.counters.started++;
+    key.counters.started++;
+    account.counters.reservedTokens += job.tokens;
+    key.counters.reservedTokens += job.tokens;
+    // One controller per attempt: the openai SDK never removes the listener it
+    // adds to the signal it is given, so a shared signal would leak.
+    job.controller = new AbortController();
+    if (this.events.listenerCount('start') > 0) {
+      this.events.emit('start', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, tokens: job.tokens, waitedMs: now - job.enqueuedAt });
+    }
+    const ctx = new Context(this, job, key.client, key.id, account.id, job.controller.signal, job.attempt);
+    let result: unknown;
+    try {
+      result = job.fn(ctx);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    Promise.resolve(result).then(
+      (value) => this.fulfilled(job, value),
+      (error: unknown) => this.rejected(job, error),
+    );
+  }
+
+  /** DispatchHost: `job` reserves more tokens than any usable account allows. */
+  unrunnable(job: Job): void {
+    job.state = 'between';
+    this.fail(job, this.tooLarge(job.tokens) ?? new RequestTooLargeError(`The request reserves ${job.tokens} tokens, more than any usable account allows`, job.tokens));
+  }
+
+  /** DispatchHost: the store failed; the dispatcher tries again later. */
+  storeError(error: unknown, retryInMs: number): void {
+    if (this.events.listenerCount('warning') > 0) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.events.emit('warning', { code: 'store_unavailable', message: `Limit store failed (${message}); trying again in ${retryInMs} ms` });
+    }
+  }
+
+  /** Keeps the slot of a running job after it resolves (streams); returns its release. */
+  hold(job: Job): (result?: { usedTokens?: number | undefined; error?: unknown }) => void {
+    job.held = true;
+    let released = false;
+    return (result) => {
+      if (released) return;
+      released = true;
+      const ok = result?.error === undefined;
+      this.releaseSlot(job);
+      this.cleanup(job);
+      if (ok) this.succeededOn(job, result?.usedTokens);
+      else if (job.account !== undefined && job.key !== undefined) {
+        job.account.counters.failed++;
+        job.key.counters.failed++;
+      }
+      this.checkIdle();
+    };
+  }
+
+  private fulfilled(job: Job, value: unknown): void {
+    if (job.held) {
+      // A stream: the slot stays taken until it is read to the end.
+      if (job.state !== 'done') this.resolve(job, value);
+      return;
+    }
+    this.releaseSlot(job);
+    if (job.state === 'done') return this.checkIdle();
+    this.succeededOn(job, usedTokensOf(value));
+    this.resolve(job, value);
+  }
+
+  private succeededOn(job: Job, usedTokens: number | undefined): void {
+    const account = job.account as AccountMember;
+    const key = job.key as KeyMember;
+    account.rateLimitStreak = 0;
+    account.counters.succeeded++;
+    key.counters.succeeded++;
+    if (usedTokens !== undefined) {
+      account.counters.usedTokens += usedTokens;
+      key.counters.usedTokens += usedTokens;
+    }
+    if (this.events.listenerCount('success') > 0) {
+      this.events.emit('success', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, durationMs: this.clock.now() - job.startedAt, usedTokens });
+    }
+  }
+
+  private rejected(job: Job, error: unknown): void {
+    const account = job.account as AccountMember;
+    const key = job.key as KeyMember;
+    if (job.state === 'done') {
+      this.releaseSlot(job);
+      return this.checkIdle();
+    }
+    const fault = classifyError(error);
+    if (fault === undefined || fault.kind === 'aborted') {
+      // The task's own error (schedule), passed through as it is.
+      this.releaseSlot(job);
+      account.counters.failed++;
+      key.counters.failed++;
+      const err = error instanceof Error ? error : new KimiPoolError('ERR_API', `The task threw a non-Error value: ${String(error)}`);
+      return this.fail(job, fault?.kind === 'aborted' ? new RequestAbortedError(error, this.where(job)) : err);
+    }
+    const reaction = reactionTo(fault, this.config.windowMs, account.rateLimitStreak, account.limits);
+    switch (reaction.type) {
+      case 'bounce': {
+        const dim = fault.rateLimit?.dimension ?? 'unknown';
+        account.counters.tooManyRequests[dim]++;
+        key.counters.tooManyRequests[dim]++;
+        account.rateLimitStreak++;
+        if (reaction.learned !== undefined) {
+          account.limits = reaction.learned;
+          void this.store.setLimits(account.id, reaction.learned);
+        }
+        // Pause first: the release wakes the dispatcher, which must see the pause.
+        after(this.pause(account, reaction.pauseMs), () => this.releaseSlot(job));
+        job.bounces++;
+        this.bounces++;
+        if (this.events.listenerCount('ratelimited') > 0) {
+          this.events.emit('ratelimited', { requestId: job.seq, key: key.id, account: account.id, dimension: dim, pausedMs: reaction.pauseMs, learned: reaction.learned, message: fault.message, bounces: job.bounces });
+        }
+        if (job.bounces > this.config.maxRateLimitBounces) {
+          const err = errorFor(fault, this.where(job));
+          return this.fail(job, new RateLimitError(`Gave up after ${job.bounces} rate-limit 429s (maxRateLimitBounces: ${this.config.maxRateLimitBounces}); last: ${err.message}`, this.where(job)));
+        }
+        return this.requeue(job);
+      }
+      case 'disable-key':
+        this.disableKey(key, fault);
+        this.releaseSlot(job);
+        return this.requeue(job);
+      case 'disable-account':
+        account.counters.tooManyRequests.quota += fault.status === 429 ? 1 : 0;
+        key.counters.tooManyRequests.quota += fault.status === 429 ? 1 : 0;
+        this.disableAccount(account, key, fault);
+        this.releaseSlot(job);
+        return this.requeue(job);
+      case 'retry':
+        return this.retry(job, fault);
+      case 'fail':
+        this.releaseSlot(job);
+        account.counters.failed++;
+        key.counters.failed++;
+        return this.fail(job, errorFor(fault, this.where(job)));
+    }
+  }
+
+  private retry(job: Job, fault: Fault): void {
+    const account = job.account as AccountMember;
+    const key = job.key as KeyMember;
+    if (fault.kind === 'overloaded') {
+      account.counters.tooManyRequests.overloaded++;
+      key.counters.tooManyRequests.overloaded++;
+    } else if (fault.kind === 'connection') {
+      account.counters.connectionErrors++;
+      key.counters.connectionErrors++;
+    } else {
+      account.counters.serverErrors++;
+      key.counters.serverErrors++;
+    }
+    this.releaseSlot(job);
+    const err = errorFor(fault, this.where(job));
+    if (job.attempt > this.config.retries || this.closed) {
+      account.counters.failed++;
+      key.counters.failed++;
+      return this.fail(job, err);
+    }
+    const backoff = backoffDelay(job.attempt, { baseMs: this.config.retryBaseMs, maxMs: this.config.retryMaxMs, factor: 2 }, this.random());
+    job.backoffMs = Math.max(backoff, fault.retryAfterMs ?? 0);
+    job.state = 'between';
+    account.counters.retries++;
+    key.counters.retries++;
+    this.retries++;
+    if (this.events.listenerCount('retry') > 0) {
+      this.events.emit('retry', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt + 1, delayMs: job.backoffMs, error: err });
+    }
+    retrying.add(err);
+    (job.rejectAttempt as (e: unknown) => void)(err);
+  }
+
+  /** Back to the queue at the job's place; no retry used. */
+  private requeue(job: Job): void {
+    if (this.dead !== undefined) return this.fail(job, this.dead);
+    if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
+    job.notBefore = 0;
+    this.dispatcher.requeue(job);
+  }
+
+  private pause(account: AccountMember, ms: number): Awaitable<void> {
+    const until = this.clock.now() + ms;
+    if (until > account.pausedUntil) {
+      account.pausedUntil = until;
+      if (account.pauseTimer !== undefined) this.clock.clearTimeout(account.pauseTimer);
+      account.pauseTimer = this.clock.setTimeout(() => {
+        account.pauseTimer = undefined;
+        if (this.events.listenerCount('cooldown-end') > 0) this.events.emit('cooldown-end', { account: account.id, pausedMs: ms });
+        this.dispatcher.pump();
+      }, ms);
+    }
+    return this.store.pause(account.id, ms);
+  }
+
+  private disableKey(key: KeyMember, fault: Fault): void {
+    if (key.disabled) return;
+    key.disabled = true;
+    key.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
+    this.events.emit('key-disabled', { key: key.id, account: key.account.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
+    if (!key.account.usable) this.dispatcher.kill(key.account);
+    this.checkUsable();
+  }
+
+  private disableAccount(account: AccountMember, key: KeyMember, fault: Fault): void {
+    if (account.disabled) return;
+    account.disabled = true;
+    account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
+    this.dispatcher.kill(account);
+    this.events.emit('account-disabled', { account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
+    this.checkUsable();
+  }
+
+  /** When no key is left, everything waiting fails with one clear error. */
+  private checkUsable(): void {
+    if (this.dead !== undefined || this.accounts.some((a) => a.usable)) return;
+    const reasons = this.accounts.map((a) => `${a.id}: ${a.disabledReason ?? a.keys.map((k) => `${k.id} ${k.disabledReason ?? ''}`.trim()).join(', ')}`);
+    this.dead = new NoUsableKeyError(`No usable key left: every key is revoked or its account disabled (${reasons.join('; ')})`);
+    for (const job of this.dispatcher.drainAll()) {
+      job.state = 'between';
+      this.fail(job, this.dead);
+    }
+  }
+
+  private releaseSlot(job: Job): void {
+    if (!job.slot) return;
+    job.slot = false;
+    const account = job.account as AccountMember;
+    const key = job.key as KeyMember;
+    account.inFlight--;
+    key.inFlight--;
+    this.inFlight--;
+    after(this.store.release(account.id, job.seq), () => this.dispatcher.released(account));
+  }
+
+  private resolve(job: Job, value: unknown): void {
+    job.state = 'done';
+    if (!job.held) this.cleanup(job);
+    this.active--;
+    this.succeeded++;
+    (job.resolveAttempt as (v: unknown) => void)(value);
+    this.checkIdle();
+  }
+
+  /** Settles `job` with `error` for good. */
+  private fail(job: Job, error: Error): void {
+    if (job.state === 'done') return;
+    if (job.state === 'queued' || job.state === 'delayed') this.dispatcher.remove(job);
+    job.state = 'done';
+    this.cleanup(job);
+    this.active--;
+    this.failed++;
+    if (error instanceof KimiPoolError && error.attempts === undefined) error.attempts = job.attempt;
+    if (this.events.listenerCount('failed') > 0) {
+      this.events.emit('failed', { requestId: job.seq, key: job.key?.id, account: job.account?.id, attempt: job.attempt, error });
+    }
+    // The attempt promise exists once p-retry has called attempt(); before that, attempt() fails it.
+    if (job.rejectAttempt !== undefined) job.rejectAttempt(error);
+    else job.failure ??= error instanceof KimiPoolError ? error : new KimiPoolError('ERR_API', error.message, { cause: error });
+    this.checkIdle();
+  }
+
+  /** Abort or timeout: settles now, wherever the job is; a running call is aborted too. */
+  private abort(job: Job, error: KimiPoolError): void {
+    if (job.state === 'done') {
+      // A stream still being read: stop it.
+      if (job.held) job.controller?.abort(error);
+      return;
+    }
+    if (job.state === 'between' && job.rejectAttempt === undefined) {
+      job.failure = error;
+      return;
+    }
+    if (job.state === 'running') job.controller?.abort(error);
+    if (job.state === 'between') {
+      // p-retry is between attempts: the next attempt() settles it.
+      job.failure = error;
+      return;
+    }
+    this.fail(job, error);
+  }
+
+  private cleanup(job: Job): void {
+    if (job.timer !== undefined) {
+      this.clock.clearTimeout(job.timer);
+      job.timer = undefined;
+    }
+    if (job.onAbort !== undefined && job.signal !== undefined) {
+      job.signal.removeEventListener('abort', job.onAbort);
+      job.onAbort = undefined;
+    }
+  }
+
+  private where(job: Job): { key?: string; account?: string; attempts: number } {
+    return { key: job.key?.id, account: job.account?.id, attempts: job.attempt };
+  }
+
+  /** An error if `tokens` fits no usable account's TPM and TPD, else undefined. */
+  tooLarge(tokens: number): RequestTooLargeError | undefined {
+    let tpm = 0;
+    let tpd = 0;
+    for (const a of this.accounts) {
+      if (!a.usable) continue;
+      if (tokens <= a.limits.tpm && tokens <= a.limits.tpd) return undefined;
+      tpm = Math.max(tpm, a.limits.tpm);
+      tpd = Math.max(tpd, a.limits.tpd);
+    }
+    return new RequestTooLargeError(
+      `The request reserves ${tokens} tokens (prompt estimate + max_tokens), more than any usable account allows (largest TPM ${tpm}, TPD ${tpd}): lower max_tokens or split the prompt`,
+      tokens,
+    );
+  }
+
+  private checkIdle(): void {
+    if (this.active !== 0 || this.inFlight !== 0) return;
+    const waiters = this.idleWaiters;
+    if (waiters.length === 0 && this.events.listenerCount('idle') === 0) return;
+    this.idleWaiters = [];
+    this.events.emit('idle', { succeeded: this.succeeded, failed: this.failed });
+    for (const w of waiters) w();
+  }
+
+  get isIdle(): boolean {
+    return this.active === 0 && this.inFlight === 0;
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  onIdle(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Rejects what waits, lets what runs finish, then closes the store. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const job of this.dispatcher.close()) {
+        job.state = 'between';
+        this.fail(job, new PoolClosedError('The pool was closed before this request ran'));
+      }
+      for (const a of this.accounts) {
+        if (a.pauseTimer !== undefined) this.clock.clearTimeout(a.pauseTimer);
+        a.pauseTimer = undefined;
+      }
+    }
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.store.close();
+  }
+}

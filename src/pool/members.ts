@@ -1,0 +1,100 @@
+import type OpenAI from 'openai';
+import type { Limits, TierName } from '../tiers.js';
+
+/** 429s by what they were about. */
+export interface TooManyRequests {
+  rpm: number;
+  tpm: number;
+  tpd: number;
+  concurrency: number;
+  unknown: number;
+  overloaded: number;
+  quota: number;
+}
+
+/** Counters shared by keys and accounts. */
+export interface Counters {
+  /** Attempts started. */
+  started: number;
+  succeeded: number;
+  failed: number;
+  retries: number;
+  tooManyRequests: TooManyRequests;
+  serverErrors: number;
+  connectionErrors: number;
+  reservedTokens: number;
+  usedTokens: number;
+}
+
+export function newCounters(): Counters {
+  return {
+    started: 0,
+    succeeded: 0,
+    failed: 0,
+    retries: 0,
+    tooManyRequests: { rpm: 0, tpm: 0, tpd: 0, concurrency: 0, unknown: 0, overloaded: 0, quota: 0 },
+    serverErrors: 0,
+    connectionErrors: 0,
+    reservedTokens: 0,
+    usedTokens: 0,
+  };
+}
+
+/** One API key in the pool. */
+export class KeyMember {
+  disabled = false;
+  disabledReason: string | undefined;
+  inFlight = 0;
+  readonly counters = newCounters();
+
+  constructor(
+    readonly id: string,
+    readonly account: AccountMember,
+    readonly client: OpenAI,
+  ) {}
+}
+
+/** Where the dispatcher keeps an account. */
+export type AccountPlace = 'ready' | 'waiting' | 'blocked' | 'dead';
+
+/** One account: its keys share its limits. */
+export class AccountMember {
+  readonly keys: KeyMember[] = [];
+  disabled = false;
+  disabledReason: string | undefined;
+  inFlight = 0;
+  place: AccountPlace = 'ready';
+  wakeAt = 0;
+  pausedUntil = -Infinity;
+  pauseTimer: unknown;
+  /** Consecutive rate-limit 429s; reset by a success. Lengthens pauses with no "after N seconds". */
+  rateLimitStreak = 0;
+  readonly counters = newCounters();
+  private rr = 0;
+
+  constructor(
+    readonly id: string,
+    public limits: Limits,
+    readonly tier: TierName,
+  ) {}
+
+  /** True while some key of the account can take requests. */
+  get usable(): boolean {
+    if (this.disabled) return false;
+    for (const k of this.keys) if (!k.disabled) return true;
+    return false;
+  }
+
+  /** The next usable key, round-robin, so one account's keys share its work evenly. */
+  nextKey(): KeyMember | undefined {
+    const n = this.keys.length;
+    for (let i = 0; i < n; i++) {
+      const k = this.keys[(this.rr + i) % n] as KeyMember;
+      if (!k.disabled) {
+        this.rr = (this.rr + i + 1) % n;
+        return k;
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,75 @@
+import { StreamError } from './errors.js';
+
+/** Reads the usage a chunk carries: Kimi's `choices[0].usage` or the final top-level `usage`. */
+function chunkTokens(chunk: unknown): number | undefined {
+  const c = chunk as { usage?: { total_tokens?: unknown } | null; choices?: { usage?: { total_tokens?: unknown } | null }[] } | null;
+  const top = c?.usage?.total_tokens;
+  if (typeof top === 'number') return top;
+  const inChoice = c?.choices?.[0]?.usage?.total_tokens;
+  return typeof inChoice === 'number' ? inChoice : undefined;
+}
+
+/**
+ * A chat stream that keeps its request's slot until it is read to the end,
+ * broken, or stopped (`break` out of the loop, or {@link PooledStream.abort}).
+ * Read it once.
+ */
+export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
+  private first: IteratorResult<Chunk> | undefined;
+  private done = false;
+  private usedTokens: number | undefined;
+
+  /** @internal */
+  constructor(
+    first: IteratorResult<Chunk>,
+    private readonly rest: AsyncIterator<Chunk>,
+    private readonly release: (result?: { usedTokens?: number | undefined; error?: unknown }) => void,
+    private readonly controller: AbortController,
+    private readonly where: { key: string; account: string },
+  ) {
+    this.first = first;
+    if (first.done === true) this.finish();
+    else this.usedTokens = chunkTokens(first.value);
+  }
+
+  /** Stops the stream and frees its slot. */
+  abort(): void {
+    if (this.done) return;
+    this.controller.abort();
+    this.finish();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Chunk> {
+    try {
+      const first = this.first;
+      this.first = undefined;
+      if (first !== undefined && first.done !== true) yield first.value;
+      while (!this.done) {
+        let next: IteratorResult<Chunk>;
+        try {
+          next = await this.rest.next();
+        } catch (error) {
+          if (this.done) return;
+          // Data already reached the caller: the request is not retried.
+          this.finish(error);
+          throw new StreamError(`The stream broke after data reached the caller (key ${this.where.key}): ${error instanceof Error ? error.message : String(error)}`, { ...this.where, cause: error });
+        }
+        if (next.done === true) break;
+        this.usedTokens = chunkTokens(next.value) ?? this.usedTokens;
+        yield next.value;
+      }
+    } finally {
+      if (!this.done) {
+        // Loop left early (break/return): stop the HTTP stream too.
+        void this.rest.return?.();
+        this.finish();
+      }
+    }
+  }
+
+  private finish(error?: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.release(error === undefined ? { usedTokens: this.usedTokens } : { error });
+  }
+}

@@ -1,0 +1,54 @@
+import type { Counters } from './pool/members.js';
+import type { Limits, TierName } from './tiers.js';
+
+/** One key in {@link PoolStats}. */
+export interface KeyStats extends Counters {
+  readonly id: string;
+  readonly account: string;
+  readonly inFlight: number;
+  readonly disabled: boolean;
+  readonly disabledReason: string | null;
+}
+
+/** One account in {@link PoolStats}. */
+export interface AccountStats extends Counters {
+  readonly id: string;
+  readonly tier: TierName;
+  /** Limits in force (`null` = unlimited), after anything learned from 429s. */
+  readonly limits: { readonly [K in keyof Limits]: number | null };
+  readonly keys: readonly string[];
+  readonly inFlight: number;
+  readonly startsInWindow: number;
+  readonly tokensInWindow: number;
+  readonly disabled: boolean;
+  readonly disabledReason: string | null;
+  /** Paused after a 429 until this many ms from now, or null. */
+  readonly pausedForMs: number | null;
+  /** Ms until a small request could start here: 0 = now, null = when a request ends (or never, if disabled). */
+  readonly nextFreeInMs: number | null;
+}
+
+/** A plain, JSON-serialisable snapshot of the pool. */
+export interface PoolStats {
+  /** Requests waiting to start (queued or backing off). */
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly submitted: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly retries: number;
+  readonly bounces: number;
+  readonly keys: readonly KeyStats[];
+  readonly accounts: readonly AccountStats[];
+}
+
+/** A deep copy of counters (stats must not alias live objects). */
+export function copyCounters(c: Counters): Counters {
+  return { ...c, tooManyRequests: { ...c.tooManyRequests } };
+}
+
+/** Infinity is not JSON: unlimited becomes null. */
+export function jsonLimits(l: Limits): AccountStats['limits'] {
+  const f = (n: number): number | null => (Number.isFinite(n) ? n : null);
+  return { concurrency: f(l.concurrency), rpm: f(l.rpm), tpm: f(l.tpm), tpd: f(l.tpd) };
+}

@@ -1,0 +1,54 @@
+import type { Clock } from '../clock.js';
+import type { Limits } from '../tiers.js';
+
+/** A value now, or later (the Redis store answers over the network). */
+export type Awaitable<T> = T | Promise<T>;
+
+/** What a store knows of one account. */
+export interface StoreAccount {
+  /** The account's id (never a key). */
+  readonly id: string;
+  readonly limits: Limits;
+}
+
+/** What the pool tells a store when it starts. */
+export interface StoreContext {
+  readonly accounts: readonly StoreAccount[];
+  readonly windowMs: number;
+  readonly safetyMarginMs: number;
+  readonly clock: Clock;
+}
+
+/** A point-in-time view of one account's usage, for stats. */
+export interface AccountUsage {
+  readonly inFlight: number;
+  readonly startsInWindow: number;
+  readonly tokensInWindow: number;
+  /** Paused until this clock time, or null. */
+  readonly pausedUntil: number | null;
+  /** Milliseconds until a small request could start: 0 = now, null = when a request ends. */
+  readonly nextFreeInMs: number | null;
+}
+
+/**
+ * Where the account limits live: in this process ({@link MemoryStore}) or
+ * shared by several processes. Every decision is one call, atomic in the store.
+ *
+ * `acquire` answers a number: `0` = started (the store recorded the start, the
+ * tokens and an in-flight lease), a positive number = ask again after that
+ * many ms, `Infinity` = ask again when one of this pool's requests on the
+ * account ends, `-1` ({@link NEVER}) = the request exceeds the account's TPM or TPD.
+ */
+export interface LimitStore {
+  init(context: StoreContext): Awaitable<void>;
+  acquire(account: string, tokens: number, lease: number): Awaitable<number>;
+  release(account: string, lease: number): Awaitable<void>;
+  /** Pauses the account until `ms` from now (a 429 said so). */
+  pause(account: string, ms: number): Awaitable<void>;
+  /** Replaces the account's limits (learned from a 429 message). */
+  setLimits(account: string, limits: Limits): Awaitable<void>;
+  usage(account: string): AccountUsage;
+  close(): Awaitable<void>;
+}
+
+export { NEVER } from '../limits/account-limiter.js';

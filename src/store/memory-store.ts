@@ -1,0 +1,58 @@
+import type { Clock } from '../clock.js';
+import { AccountLimiter } from '../limits/account-limiter.js';
+import type { Limits } from '../tiers.js';
+import type { AccountUsage, LimitStore, StoreContext } from './limit-store.js';
+
+/** The default store: limits held in this process, decided synchronously. */
+export class MemoryStore implements LimitStore {
+  private readonly limiters = new Map<string, AccountLimiter>();
+  private clock: Clock | undefined;
+
+  init(context: StoreContext): void {
+    this.clock = context.clock;
+    for (const a of context.accounts) {
+      this.limiters.set(a.id, new AccountLimiter(a.limits, context.windowMs, context.safetyMarginMs));
+    }
+  }
+
+  acquire(account: string, tokens: number, _lease: number): number {
+    const limiter = this.limiter(account);
+    const now = (this.clock as Clock).now();
+    const wait = limiter.check(now, tokens);
+    if (wait === 0) limiter.commit(now, tokens);
+    return wait;
+  }
+
+  release(account: string, _lease: number): void {
+    this.limiter(account).release();
+  }
+
+  pause(account: string, ms: number): void {
+    this.limiter(account).pause((this.clock as Clock).now() + ms);
+  }
+
+  setLimits(account: string, limits: Limits): void {
+    this.limiter(account).setLimits(limits);
+  }
+
+  usage(account: string): AccountUsage {
+    const l = this.limiter(account);
+    const now = (this.clock as Clock).now();
+    const wait = l.check(now, 1);
+    return {
+      inFlight: l.inFlight,
+      startsInWindow: l.startsInWindow(now),
+      tokensInWindow: l.tokensInWindow(now),
+      pausedUntil: l.pausedUntil > now ? l.pausedUntil : null,
+      nextFreeInMs: wait === Infinity ? null : Math.max(0, wait),
+    };
+  }
+
+  close(): void {}
+
+  private limiter(account: string): AccountLimiter {
+    const l = this.limiters.get(account);
+    if (l === undefined) throw new Error(`MemoryStore: unknown account ${account}`);
+    return l;
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * `kimi-pool/testing`: tools to test code that uses the pool without the real
+ * Kimi API.
+ */
+
+// --- Simulator (local Kimi API server) ---
+export * from './simulator/index.js';
+
+// --- Clock: drive the pool's time by hand in tests ---
+export { ManualClock } from './manual-clock.js';
