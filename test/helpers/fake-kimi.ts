@@ -38,6 +38,12 @@ export interface FakeKimiOptions {
   readonly latencyMs?: () => number;
   /** Time from the client's send to the server's arrival (jitter). @default 0 */
   readonly networkMs?: () => number;
+  /**
+   * Measure `latencyMs` from the client's send instead of the server's arrival:
+   * the round trip stays fixed while the arrival jitters, so the jitter tests
+   * the pool's safety margin without changing the ideal makespan.
+   */
+  readonly latencyFromSend?: boolean;
   /** Called at arrival (before the limits): return an answer to script a fault. */
   readonly script?: (req: { key: string; account: string; n: number; body: Record<string, unknown> }) => Scripted | undefined;
   /** Chunks per streamed reply. @default 3 */
@@ -54,7 +60,12 @@ interface AccountState {
   readonly tokens: { t: number; n: number }[];
 }
 
-export const promptTokens = (messages: unknown): number => Math.ceil(JSON.stringify(messages ?? []).length / 4);
+/** The simulator's rule (src/testing/simulator/content.ts): 3 + ceil(bytes/4) per message. */
+export const promptTokens = (messages: unknown): number =>
+  ((messages ?? []) as { content?: unknown }[]).reduce<number>((n, m) => {
+    const text = typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? '');
+    return n + 3 + Math.ceil(Buffer.byteLength(text, 'utf8') / 4);
+  }, 0);
 
 export class FakeKimi {
   readonly arrivals: Arrival[] = [];
@@ -81,7 +92,8 @@ export class FakeKimi {
     const auth = new Headers(init?.headers).get('authorization') ?? '';
     const key = auth.replace(/^Bearer /, '');
     const body = JSON.parse(String(init?.body ?? '{}')) as Record<string, unknown>;
-    await this.sleep(this.options.networkMs?.() ?? 0, signal);
+    const network = this.options.networkMs?.() ?? 0;
+    await this.sleep(network, signal);
     const n = this.n++;
     const account = this.byKey.get(key);
     if (account === undefined) return this.error(401, 'invalid_authentication_error', 'Invalid Authentication');
@@ -114,7 +126,8 @@ export class FakeKimi {
     const reply = `echo: ${String(messages[messages.length - 1]?.content ?? '')}`;
     const usage = { prompt_tokens: promptTokens(body.messages), completion_tokens: 5, total_tokens: promptTokens(body.messages) + 5 };
     try {
-      await this.sleep(this.options.latencyMs?.() ?? 100, signal);
+      const latency = this.options.latencyMs?.() ?? 100;
+      await this.sleep(this.options.latencyFromSend === true ? Math.max(0, latency - network) : latency, signal);
     } catch (error) {
       account.inFlight--;
       (arrival as { done: number }).done = this.clock.now();

@@ -1,0 +1,70 @@
+/**
+ * Real HTTP: the pool (with the real openai SDK inside) against the local Kimi
+ * simulator, which enforces the same per-account limits strictly.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { KimiPool } from '../../src/index.js';
+import { startKimiSimulator, type KimiSimulator } from '../../src/testing/index.js';
+import { idealMakespan } from '../helpers/ideal.js';
+
+let sim: KimiSimulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+const ask = (i: number) => ({ model: 'kimi-k2.5', messages: [{ role: 'user' as const, content: `question ${i}` }], max_tokens: 64 });
+
+describe('a backlog over accounts of different tiers', () => {
+  it('finishes with zero 429s, every caller its own answer, within 3% of the ideal makespan', async () => {
+    const windowMs = 3_000;
+    const latencyMs = 40;
+    sim = await startKimiSimulator({
+      windowMs,
+      latencyMs,
+      accounts: [
+        { id: 'free-1', keys: ['sk-free-one-0001'], tier: 'tier0' },
+        { id: 'free-2', keys: ['sk-free-two-0002'], tier: 'tier0' },
+        { id: 'paid', keys: ['sk-paid-key-0003', 'sk-paid-key-0004'], tier: 'tier1', limits: { rpm: 20, concurrency: 5 } },
+      ],
+    });
+    const pool = new KimiPool({
+      baseURL: sim.url,
+      windowMs,
+      // Latency here is fixed and loopback jitter is a few ms: a 30 ms margin is
+      // enough, and the default 75 ms would cost 3.75% at this short window.
+      safetyMarginMs: 30,
+      keys: [
+        { key: 'sk-free-one-0001', account: 'free-1', tier: 'tier0' },
+        { key: 'sk-free-two-0002', account: 'free-2', tier: 'tier0' },
+        { key: 'sk-paid-key-0003', account: 'paid', tier: 'tier1', rpm: 20, concurrency: 5 },
+        { key: 'sk-paid-key-0004', account: 'paid', tier: 'tier1', rpm: 20, concurrency: 5 },
+      ],
+    });
+    const n = 78; // three windows of 26 requests
+    const t0 = performance.now();
+    const replies = await Promise.all(Array.from({ length: n }, (_, i) => pool.chat.completions.create(ask(i))));
+    const makespan = performance.now() - t0;
+
+    expect(replies.map((r) => r.choices[0]?.message.content)).toEqual(Array.from({ length: n }, (_, i) => `echo: question ${i}`));
+    const s = sim.stats();
+    expect(s.totals.rateLimited).toBe(0);
+    expect(s.totals.served).toBe(n);
+    const ideal = idealMakespan(
+      [
+        { rpm: 3, concurrency: 1, tpm: 500_000 },
+        { rpm: 3, concurrency: 1, tpm: 500_000 },
+        { rpm: 20, concurrency: 5, tpm: 2_000_000 },
+      ],
+      n,
+      100,
+      windowMs,
+      latencyMs,
+    );
+    expect(makespan / ideal).toBeLessThanOrEqual(1.03);
+    // The account's two keys shared its work evenly.
+    const paid = pool.stats().keys.filter((k) => k.account === 'paid').map((k) => k.succeeded);
+    expect(Math.abs((paid[0] ?? 0) - (paid[1] ?? 0))).toBeLessThanOrEqual(1);
+    await pool.close();
+  });
+});
