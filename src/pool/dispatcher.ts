@@ -63,7 +63,8 @@ export class Dispatcher {
 
   /** Puts a job back at its place, after `notBefore` when that is still ahead. */
   requeue(job: Job): void {
-    if (job.notBefore > this.clock.now()) {
+    job.enqueuedAt = this.clock.now();
+    if (job.notBefore > job.enqueuedAt) {
       job.state = 'delayed';
       this.delayed.push(job);
       this.delayedLive++;

@@ -215,7 +215,7 @@ export class Engine implements DispatchHost {
   hold(job: Job): (result?: { usedTokens?: number | undefined; error?: unknown }) => void {
     job.held = true;
     let released = false;
-    return (result) => {
+    return (job.releaseHold = (result) => {
       if (released) return;
       released = true;
       const ok = result?.error === undefined;
@@ -227,13 +227,16 @@ export class Engine implements DispatchHost {
         job.key.counters.failed++;
       }
       this.checkIdle();
-    };
+    });
   }
 
   private fulfilled(job: Job, value: unknown): void {
     if (job.held) {
       // A stream: the slot stays taken until it is read to the end.
-      if (job.state !== 'done') this.resolve(job, value);
+      if (job.state !== 'done') return this.resolve(job, value);
+      // Aborted or timed out while the task was finishing: nobody will read it.
+      (value as { abort?: () => void } | null)?.abort?.();
+      job.releaseHold?.({ error: job.failure });
       return;
     }
     this.releaseSlot(job);

@@ -33,6 +33,8 @@ export class Job implements Queueable {
   slot = false;
   /** True when the task asked to keep its slot after resolving (a stream being read). */
   held = false;
+  /** Frees a held slot; set by `holdSlot()`. */
+  releaseHold: ((result?: { usedTokens?: number | undefined; error?: unknown }) => void) | undefined;
   timer: unknown;
   onAbort: (() => void) | undefined;
   resolveAttempt: ((value: unknown) => void) | undefined;

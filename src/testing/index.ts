@@ -8,3 +8,6 @@ export * from './simulator/index.js';
 
 // --- Clock: drive the pool's time by hand in tests ---
 export { ManualClock } from './manual-clock.js';
+
+// --- The ideal makespan: what a perfect scheduler achieves with given limits ---
+export { idealMakespan, idealStarts, type IdealAccount } from './ideal.js';

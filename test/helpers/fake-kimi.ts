@@ -27,8 +27,12 @@ export interface Scripted {
   readonly type?: string;
   readonly message?: string;
   readonly headers?: Record<string, string>;
-  /** Throw a network error instead of answering. */
-  readonly drop?: boolean;
+  /** Throw a network error instead of answering (`'timeout'`: a connect timeout). */
+  readonly drop?: boolean | 'timeout';
+  /** Answer after this long instead of at once. @default 0 */
+  readonly delayMs?: number;
+  /** A raw body to send instead of a Kimi error body (e.g. malformed JSON with status 200). */
+  readonly body?: string;
 }
 
 export interface FakeKimiOptions {
@@ -98,7 +102,10 @@ export class FakeKimi {
     const account = this.byKey.get(key);
     if (account === undefined) return this.error(401, 'invalid_authentication_error', 'Invalid Authentication');
     const scripted = this.options.script?.({ key, account: account.id, n, body });
+    if (scripted?.delayMs !== undefined) await this.sleep(scripted.delayMs, signal);
+    if (scripted?.drop === 'timeout') throw new TypeError('fetch failed', { cause: Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }) });
     if (scripted?.drop === true) throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
+    if (scripted?.body !== undefined) return new Response(scripted.body, { status: scripted.status, headers: { 'content-type': 'application/json', ...scripted.headers } });
     if (scripted !== undefined) return this.error(scripted.status, scripted.type, scripted.message ?? 'scripted', scripted.headers);
     const now = this.clock.now();
     const w = this.options.windowMs;

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { KimiPool } from '../../src/index.js';
 import { startKimiSimulator, type KimiSimulator } from '../../src/testing/index.js';
-import { idealMakespan } from '../helpers/ideal.js';
+import { idealMakespan } from '../../src/testing/ideal.js';
 
 let sim: KimiSimulator | undefined;
 afterEach(async () => {
@@ -57,7 +57,6 @@ describe('a backlog over accounts of different tiers', () => {
         { rpm: 20, concurrency: 5, tpm: 2_000_000 },
       ],
       n,
-      100,
       windowMs,
       latencyMs,
     );

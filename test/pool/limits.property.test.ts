@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { KimiPool, type KeyConfig } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { FakeKimi, promptTokens } from '../helpers/fake-kimi.js';
-import { idealMakespan, type IdealAccount } from '../helpers/ideal.js';
+import { idealMakespan, type IdealAccount } from '../../src/testing/ideal.js';
 import { between, seeded } from '../helpers/random.js';
 
 const WINDOW = 60_000;
@@ -83,7 +83,7 @@ describe('limits hold under random load (property)', () => {
     expect(fake.violations()).toEqual([]);
     expect(fake.arrivals).toHaveLength(c.n);
     const cost = promptTokens([{ role: 'user', content: 'request 000' }]) + c.maxTokens;
-    const ideal = idealMakespan(c.accounts.map((a) => a.limits), c.n, cost, WINDOW, c.latencyMs);
+    const ideal = idealMakespan(c.accounts.map((a) => a.limits), c.n, WINDOW, c.latencyMs, cost);
     expect(makespan).toBeGreaterThanOrEqual(ideal);
     expect(makespan / ideal).toBeLessThanOrEqual(1.02);
   });
