@@ -11,19 +11,20 @@ export interface Clock {
   /** Milliseconds on a monotonic scale (need not be the epoch). */
   now(): number;
   /**
-   * Calls `fn` once after `ms`. Timers must not keep the process alive on their own
-   * (the system clock unrefs them): an idle pool never holds the event loop.
+   * Calls `fn` once after `ms`. Only a timer with `keepAlive` holds the process
+   * open (the pool's wake-up while requests wait for a window); every other one
+   * is unref'd, so an idle pool never keeps the process alive.
    */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
+  setTimeout(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `performance.now()` and unref'd Node timers. */
+/** The real clock: `performance.now()` and Node timers, unref'd unless `keepAlive`. */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout(fn, ms) {
+  setTimeout(fn, ms, keepAlive) {
     const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
+    if (keepAlive !== true) t.unref();
     return t;
   },
   clearTimeout(handle) {

@@ -283,10 +283,16 @@ export class Dispatcher {
       this.clock.clearTimeout(this.timer);
     }
     this.timerAt = at;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.pump();
-    }, at - this.clock.now());
+    // Requests wait on this timer: it keeps the process alive (a batch job that
+    // only awaits its requests must not exit while they wait for a window).
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.pump();
+      },
+      at - this.clock.now(),
+      true,
+    );
   }
 }
