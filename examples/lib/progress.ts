@@ -15,13 +15,21 @@ export interface ProgressOptions {
   readonly extra?: () => string;
 }
 
+/** What holds an account back: a 429 pause, its own limits (until the next start), or nothing. */
+function accountState(a: PoolStats['accounts'][number]): string {
+  if (a.disabled) return `disabled (${a.disabledReason ?? ''})`;
+  if (a.pausedForMs !== null) return `paused by a 429 for ${(a.pausedForMs / 1000).toFixed(1)} s`;
+  if (a.nextFreeInMs === null) return 'all slots in flight';
+  if (a.nextFreeInMs > 0) return `window full, next start in ${(a.nextFreeInMs / 1000).toFixed(1)} s`;
+  return '-';
+}
+
 function keyRows(stats: PoolStats): string[] {
-  const paused = new Map(stats.accounts.map((a) => [a.id, a.pausedForMs]));
-  const rows = [`  ${pad('key', 16)}${pad('account', 10)}${lpad('done', 6)}${lpad('in flight', 11)}  paused`];
+  const state = new Map(stats.accounts.map((a) => [a.id, accountState(a)]));
+  const rows = [`  ${pad('key', 16)}${pad('account', 10)}${lpad('done', 6)}${lpad('in flight', 11)}  account`];
   for (const k of stats.keys) {
-    const p = paused.get(k.account);
-    const state = k.disabled ? `disabled (${k.disabledReason ?? ''})` : p !== null && p !== undefined ? `for ${(p / 1000).toFixed(1)} s` : '-';
-    rows.push(`  ${pad(k.id, 16)}${pad(k.account, 10)}${lpad(k.succeeded, 6)}${lpad(k.inFlight, 11)}  ${state}`);
+    const s = k.disabled ? `key disabled (${k.disabledReason ?? ''})` : state.get(k.account);
+    rows.push(`  ${pad(k.id, 16)}${pad(k.account, 10)}${lpad(k.succeeded, 6)}${lpad(k.inFlight, 11)}  ${s ?? '-'}`);
   }
   return rows;
 }
