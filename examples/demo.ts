@@ -9,7 +9,7 @@ import { KimiPool, TIERS, isKimiPoolError, type KeyConfig, type TierName } from 
 import { idealMakespan, startKimiSimulator, type KimiSimulator } from 'kimi-pool/testing';
 import { showProgress, summaryTable } from './lib/progress.js';
 
-const realKeys = process.env.KIMI_API_KEYS;
+const realKeys = process.env.KIMI_API_KEYS?.trim();
 const model = process.env.KIMI_MODEL ?? 'kimi-k2.5';
 
 interface Setup {

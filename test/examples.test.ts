@@ -1,0 +1,29 @@
+/** The examples run as a user would run them (on the simulator) and print what they promise. */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const env = { ...process.env, KIMI_API_KEYS: '' };
+
+function run(file: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', file], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('examples', () => {
+  it('batch-job answers every prompt', () => {
+    const r = run('examples/batch-job.ts');
+    expect(r.stderr).toBe('');
+    for (let i = 0; i < 12; i++) expect(r.stdout).toContain(`${i}: echo: Summarise document ${i} in one line.`);
+    expect(r.stdout).toContain('12 succeeded, 0 failed');
+    expect(r.status).toBe(0);
+  });
+
+  it('streaming prints each streamed reply', () => {
+    const r = run('examples/streaming.ts');
+    expect(r.stdout).toContain('> What is a sliding window?\necho: What is a sliding window?\n');
+    expect(r.stdout).toContain('> Why pool API keys?\necho: Why pool API keys?\n');
+    expect(r.status).toBe(0);
+  });
+});
