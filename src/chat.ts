@@ -28,7 +28,7 @@ async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStr
   // any data reached the caller is retried like any other failed request.
   const first = await it.next();
   const release = ctx.holdSlot();
-  return new PooledStream(first, it, release, stream.controller, { key: ctx.key, account: ctx.account });
+  return new PooledStream(first, it, release, stream.controller, { key: ctx.key, account: ctx.account }, ctx.signal);
 }
 
 /** Builds the chat front over an engine. */

@@ -19,11 +19,15 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** The longest delay a Node timer holds (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The real clock: `performance.now()` and Node timers, unref'd unless `keepAlive`. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(fn, ms, keepAlive) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    // Node fires a delay above 2^31-1 ms (e.g. Infinity) after 1 ms: cap it instead.
+    const t = setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     if (keepAlive !== true) t.unref();
     return t;
   },

@@ -99,7 +99,7 @@ export interface IdleEvent {
 
 /** Something the user should fix, said once. */
 export interface WarningEvent {
-  readonly code: 'no_max_tokens' | 'store_unavailable';
+  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost';
   readonly message: string;
 }
 

@@ -143,7 +143,9 @@ function connectionCode(err: ApiErrorLike, depth = 0): boolean {
 export function classifyError(error: unknown, nowEpochMs: number = Date.now()): Fault | undefined {
   if (error === null || typeof error !== 'object') return undefined;
   const e = error as ApiErrorLike;
-  const name = typeof e.name === 'string' ? e.name : (error as object).constructor?.name;
+  // The openai SDK's error classes keep the inherited `name` 'Error': read the class name too.
+  const ownName = typeof e.name === 'string' ? e.name : undefined;
+  const name = ownName === undefined || ownName === 'Error' ? ((error as object).constructor?.name ?? ownName) : ownName;
   const text = typeof e.message === 'string' ? e.message : String(error);
   if (name === 'APIUserAbortError' || name === 'AbortError') return { kind: 'aborted', message: text };
   if (typeof e.status === 'number') {

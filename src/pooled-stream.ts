@@ -1,4 +1,4 @@
-import { StreamError } from './errors.js';
+import { RequestAbortedError, StreamError } from './errors.js';
 
 /** Reads the usage a chunk carries: Kimi's `choices[0].usage` or the final top-level `usage`. */
 function chunkTokens(chunk: unknown): number | undefined {
@@ -26,6 +26,8 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
     private readonly release: (result?: { usedTokens?: number | undefined; error?: unknown }) => void,
     private readonly controller: AbortController,
     private readonly where: { key: string; account: string },
+    /** The request's own signal: aborted by its AbortSignal or timeout, with the pool's error as reason. */
+    private readonly signal?: AbortSignal,
   ) {
     this.first = first;
     if (first.done === true) this.finish();
@@ -50,11 +52,16 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
           next = await this.rest.next();
         } catch (error) {
           if (this.done) return;
+          this.throwIfStopped();
           // Data already reached the caller: the request is not retried.
           this.finish(error);
           throw new StreamError(`The stream broke after data reached the caller (key ${this.where.key}): ${error instanceof Error ? error.message : String(error)}`, { ...this.where, cause: error });
         }
-        if (next.done === true) break;
+        // The SDK ends an aborted stream quietly: the caller must not take it for complete.
+        if (next.done === true) {
+          this.throwIfStopped();
+          break;
+        }
         this.usedTokens = chunkTokens(next.value) ?? this.usedTokens;
         yield next.value;
       }
@@ -65,6 +72,15 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
         this.finish();
       }
     }
+  }
+
+  /** Throws the abort or timeout error when the request's signal stopped the stream. */
+  private throwIfStopped(): void {
+    if (this.signal?.aborted !== true) return;
+    const reason: unknown = this.signal.reason;
+    const error = reason instanceof Error ? reason : new RequestAbortedError(reason, this.where);
+    this.finish(error);
+    throw error;
   }
 
   private finish(error?: unknown): void {

@@ -37,6 +37,8 @@ export class Dispatcher {
   private pumping = false;
   private again = false;
   private acquiring = false;
+  /** The job an async store is deciding on (out of the queue meanwhile). */
+  private deciding: Job | undefined;
   private storeFailures = 0;
   private closed = false;
 
@@ -80,11 +82,21 @@ export class Dispatcher {
     if (job.state === 'queued' && job.queued) this.queue.forget(job);
     else if (job.state === 'delayed') this.delayedLive--;
     job.state = 'between';
+    if (this.waitingJobs === 0) this.clearTimer();
   }
 
   /** A slot of the account was released. */
   released(account: AccountMember): void {
     if (account.place === 'blocked') {
+      account.place = 'ready';
+      this.ready.push(account);
+    }
+    this.pump();
+  }
+
+  /** A shared store says the account may have room now (e.g. another process freed a slot). */
+  wake(account: AccountMember): void {
+    if (account.place === 'waiting' || account.place === 'blocked') {
       account.place = 'ready';
       this.ready.push(account);
     }
@@ -101,15 +113,14 @@ export class Dispatcher {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    const jobs = this.queue.drain();
-    for (const j of this.delayed.drain()) if (j.state === 'delayed') jobs.push(j);
-    this.delayedLive = 0;
-    return jobs;
+    return this.drainAll();
   }
 
   /** Removes and returns every job still waiting, leaving the pool open (no key left). */
   drainAll(): Job[] {
     const jobs = this.queue.drain();
+    // Its answer, when it comes, finds the job settled and gives back any grant.
+    if (this.deciding?.state === 'queued') jobs.push(this.deciding);
     for (const j of this.delayed.drain()) if (j.state === 'delayed') jobs.push(j);
     this.delayedLive = 0;
     return jobs;
@@ -206,13 +217,15 @@ export class Dispatcher {
 
   private awaitAcquire(answer: Promise<number>, job: Job, account: AccountMember): void {
     this.acquiring = true;
+    this.deciding = job;
     this.queue.pop();
     answer.then(
       (wait) => {
         this.acquiring = false;
+        this.deciding = undefined;
         this.storeFailures = 0;
-        if (job.state !== 'queued' || this.closed) {
-          // Aborted or closed while the store decided: give back what it granted.
+        if (job.state !== 'queued' || this.closed || !account.usable) {
+          // Aborted, closed or the account disabled while the store decided: give back what it granted.
           if (wait === 0) void this.store.release(account.id, job.seq);
           if (job.state === 'queued') this.queue.pushBack(job);
           this.ready.push(account);
@@ -223,6 +236,10 @@ export class Dispatcher {
             this.host.unrunnable(job);
           }
           this.ready.push(account);
+        } else if (wait === 0) {
+          // Started even if another job came back to the head meanwhile (place() would pop that one).
+          this.ready.push(account);
+          this.host.start(job, account);
         } else {
           this.queue.pushBack(job);
           this.place(account, wait, this.clock.now(), job);
@@ -231,6 +248,7 @@ export class Dispatcher {
       },
       (error: unknown) => {
         this.acquiring = false;
+        this.deciding = undefined;
         if (job.state === 'queued') this.queue.pushBack(job);
         this.ready.unshift(account);
         const retryIn = STORE_RETRY_MS[Math.min(this.storeFailures++, STORE_RETRY_MS.length - 1)] as number;
@@ -267,6 +285,8 @@ export class Dispatcher {
 
   /** Sets the one timer for the earliest moment anything can change. */
   private arm(): void {
+    // Nothing waits: drop the timer, which would hold an idle process open (keepAlive).
+    if (this.waitingJobs === 0) return this.clearTimer();
     let at = Infinity;
     if (this.queue.size > 0) {
       const a = this.waiting.peek();
@@ -275,6 +295,13 @@ export class Dispatcher {
     const j = this.delayed.peek();
     if (j !== undefined && j.notBefore < at) at = j.notBefore;
     if (at < Infinity) this.setTimer(at);
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 
   private setTimer(at: number): void {

@@ -18,7 +18,7 @@ import { classifyError, type Fault } from '../kimi-errors.js';
 import type { KimiPoolOptions, RequestOptions } from '../options.js';
 import { backoffDelay } from '../retry-timing.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { Awaitable, LimitStore } from '../store/limit-store.js';
+import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
 import { Dispatcher, type DispatchHost } from './dispatcher.js';
 import { Job } from './job.js';
 import { AccountMember, KeyMember } from './members.js';
@@ -34,6 +34,13 @@ function after(value: Awaitable<unknown>, fn: () => void): void {
   else fn();
 }
 
+/** The fault with the key's string replaced by its id, should the server have echoed the key. */
+function withoutKey(fault: Fault | undefined, key: KeyMember): Fault | undefined {
+  const secret = key.client.apiKey;
+  if (fault === undefined || typeof secret !== 'string' || secret === '' || !fault.message.includes(secret)) return fault;
+  return { ...fault, message: fault.message.split(secret).join(key.id) };
+}
+
 function usedTokensOf(value: unknown): number | undefined {
   const usage = (value as { usage?: { total_tokens?: unknown } } | null | undefined)?.usage;
   return typeof usage?.total_tokens === 'number' ? usage.total_tokens : undefined;
@@ -46,9 +53,18 @@ class Context implements TaskContext {
     readonly client: OpenAI,
     readonly key: string,
     readonly account: string,
-    readonly signal: AbortSignal,
+    private readonly controller: AbortController,
     readonly attempt: number,
   ) {}
+
+  /**
+   * Read lazily: Node makes an AbortController's signal on first use (~0.7 KB,
+   * ~4 µs), which a task that never reads it need not pay. An abort before the
+   * first read still gives an aborted signal (abort() makes it).
+   */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
 
   holdSlot(): (result?: { usedTokens?: number | undefined; error?: unknown }) => void {
     return this.engine.hold(this.job);
@@ -98,6 +114,7 @@ export class Engine implements DispatchHost {
       this.accounts.push(account);
     }
     this.dispatcher = new Dispatcher(this.accounts, this.store, this.clock, this);
+    this.store.listen?.((event) => this.storeEvent(event));
     const init = this.store.init({
       accounts: this.accounts.map((a) => ({ id: a.id, limits: a.limits })),
       windowMs: config.windowMs,
@@ -153,6 +170,8 @@ export class Engine implements DispatchHost {
       job.attempt = n;
       if (job.failure !== undefined) return this.fail(job, job.failure);
       if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
+      // A retry whose fault came after the last key died: nothing could ever run it.
+      if (this.dead !== undefined) return this.fail(job, this.dead);
       if (n === 1) this.dispatcher.enqueue(job);
       else {
         job.notBefore = this.clock.now() + job.backoffMs;
@@ -184,7 +203,7 @@ export class Engine implements DispatchHost {
     if (this.events.listenerCount('start') > 0) {
       this.events.emit('start', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, tokens: job.tokens, waitedMs: now - job.enqueuedAt });
     }
-    const ctx = new Context(this, job, key.client, key.id, account.id, job.controller.signal, job.attempt);
+    const ctx = new Context(this, job, key.client, key.id, account.id, job.controller, job.attempt);
     let result: unknown;
     try {
       result = job.fn(ctx);
@@ -236,7 +255,8 @@ export class Engine implements DispatchHost {
       if (job.state !== 'done') return this.resolve(job, value);
       // Aborted or timed out while the task was finishing: nobody will read it.
       (value as { abort?: () => void } | null)?.abort?.();
-      job.releaseHold?.({ error: job.failure });
+      // Its request already failed (abort, timeout): no success, whatever the task returned.
+      job.releaseHold?.({ error: job.failure ?? 'settled before the task finished' });
       return;
     }
     this.releaseSlot(job);
@@ -267,7 +287,7 @@ export class Engine implements DispatchHost {
       this.releaseSlot(job);
       return this.checkIdle();
     }
-    const fault = classifyError(error);
+    const fault = withoutKey(classifyError(error), key);
     if (fault === undefined || fault.kind === 'aborted') {
       // The task's own error (schedule), passed through as it is.
       this.releaseSlot(job);
@@ -295,8 +315,11 @@ export class Engine implements DispatchHost {
           this.events.emit('ratelimited', { requestId: job.seq, key: key.id, account: account.id, dimension: dim, pausedMs: reaction.pauseMs, learned: reaction.learned, message: fault.message, bounces: job.bounces });
         }
         if (job.bounces > this.config.maxRateLimitBounces) {
+          // A final failure on this account, counted like an exhausted retry.
+          account.counters.failed++;
+          key.counters.failed++;
           const err = errorFor(fault, this.where(job));
-          return this.fail(job, new RateLimitError(`Gave up after ${job.bounces} rate-limit 429s (maxRateLimitBounces: ${this.config.maxRateLimitBounces}); last: ${err.message}`, this.where(job)));
+          return this.fail(job, new RateLimitError(`Gave up after ${job.bounces} rate-limit 429s (maxRateLimitBounces: ${this.config.maxRateLimitBounces}); last: ${err.message}`, { ...this.where(job), status: fault.status, kimiType: fault.kimiType }));
         }
         return this.requeue(job);
       }
@@ -366,11 +389,15 @@ export class Engine implements DispatchHost {
     if (until > account.pausedUntil) {
       account.pausedUntil = until;
       if (account.pauseTimer !== undefined) this.clock.clearTimeout(account.pauseTimer);
-      account.pauseTimer = this.clock.setTimeout(() => {
-        account.pauseTimer = undefined;
-        if (this.events.listenerCount('cooldown-end') > 0) this.events.emit('cooldown-end', { account: account.id, pausedMs: ms });
-        this.dispatcher.pump();
-      }, ms);
+      account.pauseTimer = undefined;
+      // After close() nothing waits for the pause: arm no timer that would outlive the pool.
+      if (!this.closed) {
+        account.pauseTimer = this.clock.setTimeout(() => {
+          account.pauseTimer = undefined;
+          if (this.events.listenerCount('cooldown-end') > 0) this.events.emit('cooldown-end', { account: account.id, pausedMs: ms });
+          this.dispatcher.pump();
+        }, ms);
+      }
     }
     return this.store.pause(account.id, ms);
   }
@@ -380,6 +407,7 @@ export class Engine implements DispatchHost {
     key.disabled = true;
     key.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
     this.events.emit('key-disabled', { key: key.id, account: key.account.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
+    void this.store.disable?.({ scope: 'key', account: key.account.id, key: key.id, status: fault.status, kimiType: fault.kimiType });
     if (!key.account.usable) this.dispatcher.kill(key.account);
     this.checkUsable();
   }
@@ -390,6 +418,40 @@ export class Engine implements DispatchHost {
     account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
     this.dispatcher.kill(account);
     this.events.emit('account-disabled', { account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
+    void this.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType });
+    this.checkUsable();
+  }
+
+  /** A shared store heard of a change made by another pool on it (a freed slot, a disabled key, learned limits). */
+  private storeEvent(event: StoreEvent): void {
+    if (event.type === 'warning') {
+      this.events.emit('warning', { code: event.code, message: event.message });
+      return;
+    }
+    const account = this.accounts.find((a) => a.id === event.account);
+    if (account === undefined || this.closed) return;
+    if (event.type === 'wake') return this.dispatcher.wake(account);
+    if (event.type === 'limits') {
+      account.limits = event.limits;
+      return;
+    }
+    // Another pool saw the 401 or the quota error: the same reaction as seeing it here.
+    const reason = `${event.status ?? ''} ${event.kimiType ?? ''}`.trim() || 'disabled';
+    const message = `Disabled by another pool sharing the limit store (${reason})`;
+    if (event.scope === 'account') {
+      if (account.disabled) return;
+      account.disabled = true;
+      account.disabledReason = reason;
+      this.dispatcher.kill(account);
+      this.events.emit('account-disabled', { account: account.id, key: event.key ?? '', status: event.status, kimiType: event.kimiType, message });
+    } else {
+      const key = account.keys.find((k) => k.id === event.key);
+      if (key === undefined || key.disabled) return;
+      key.disabled = true;
+      key.disabledReason = reason;
+      this.events.emit('key-disabled', { key: key.id, account: account.id, status: event.status, kimiType: event.kimiType, message });
+      if (!account.usable) this.dispatcher.kill(account);
+    }
     this.checkUsable();
   }
 
@@ -445,8 +507,11 @@ export class Engine implements DispatchHost {
   /** Abort or timeout: settles now, wherever the job is; a running call is aborted too. */
   private abort(job: Job, error: KimiPoolError): void {
     if (job.state === 'done') {
-      // A stream still being read: stop it.
-      if (job.held) job.controller?.abort(error);
+      // A stream still being read: stop it, and free its slot now (it may never be read again).
+      if (job.held) {
+        job.controller?.abort(error);
+        job.releaseHold?.({ error });
+      }
       return;
     }
     if (job.state === 'between' && job.rejectAttempt === undefined) {

@@ -49,6 +49,38 @@ export interface LimitStore {
   setLimits(account: string, limits: Limits): Awaitable<void>;
   usage(account: string): AccountUsage;
   close(): Awaitable<void>;
+  /**
+   * Optional (stores shared by several pools): records that a key or an
+   * account was disabled, so that every pool on the store stops using it.
+   * Must not reject: a store that cannot write now retries on its own.
+   */
+  disable?(info: DisabledInfo): Awaitable<void>;
+  /**
+   * Optional (stores shared by several pools): the pool listens to what other
+   * pools changed. Called once, before {@link LimitStore.init}.
+   */
+  listen?(listener: (event: StoreEvent) => void): void;
 }
+
+/** A key or an account taken out of service, as shared through a store. */
+export interface DisabledInfo {
+  readonly scope: 'key' | 'account';
+  /** The account, and for `scope: 'key'` the key's id (a fingerprint, never the key). */
+  readonly account: string;
+  readonly key: string | undefined;
+  readonly status: number | undefined;
+  readonly kimiType: string | undefined;
+}
+
+/** What a shared store tells the pool (see {@link LimitStore.listen}). */
+export type StoreEvent =
+  /** The account may have room now (a slot was freed elsewhere, the store came back): ask again. */
+  | { readonly type: 'wake'; readonly account: string }
+  /** Another pool disabled a key or an account. */
+  | ({ readonly type: 'disabled' } & DisabledInfo)
+  /** The account's limits in the store changed (another pool learned them from a 429). */
+  | { readonly type: 'limits'; readonly account: string; readonly limits: Limits }
+  /** Something the user should know about the store (e.g. its state was lost). */
+  | { readonly type: 'warning'; readonly code: 'store_state_lost'; readonly message: string };
 
 export { NEVER } from '../limits/account-limiter.js';

@@ -170,18 +170,31 @@ export class FakeKimi {
     const cut = this.options.cutStreamAfter?.(n);
     const enc = new TextEncoder();
     let i = 0;
+    let finished = false;
     const finish = (): void => {
+      if (finished) return;
+      finished = true;
       account.inFlight--;
       (arrival as { done: number }).done = this.clock.now();
     };
     const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        // Like undici: aborting the request's signal errors a body still being read.
+        signal?.addEventListener('abort', () => {
+          if (finished) return;
+          finish();
+          controller.error(signal.reason ?? new DOMException('This operation was aborted', 'AbortError'));
+        }, { once: true });
+      },
       pull: async (controller) => {
+        if (finished) return;
         if (cut !== undefined && i === cut) {
           finish();
           controller.error(Object.assign(new Error('terminated'), { code: 'ECONNRESET' }));
           return;
         }
         if (i > 0) await this.sleep(10, signal).catch(() => undefined);
+        if (finished) return;
         if (i < chunks) {
           const part = reply.slice(Math.floor((i * reply.length) / chunks), Math.floor(((i + 1) * reply.length) / chunks));
           const last = i === chunks - 1;
