@@ -5,6 +5,7 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 import { InvalidRequestError } from './errors.js';
+import { rethrowMalformed } from './kimi-errors.js';
 import type { RequestOptions } from './options.js';
 import type { Engine } from './pool/engine.js';
 import type { TaskContext } from './pool/task-context.js';
@@ -26,7 +27,7 @@ async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStr
   const it = stream[Symbol.asyncIterator]();
   // Wait for the first chunk inside the attempt: a stream that fails before
   // any data reached the caller is retried like any other failed request.
-  const first = await it.next();
+  const first = await it.next().catch(rethrowMalformed);
   const release = ctx.holdSlot();
   return new PooledStream(first, it, release, stream.controller, { key: ctx.key, account: ctx.account }, ctx.signal);
 }
@@ -65,7 +66,7 @@ export function chatCompletions(
       return engine.submit((ctx) => runStream(ctx, p), tokens, options);
     }
     const p = params as ChatCompletionCreateParamsNonStreaming;
-    return engine.submit((ctx) => ctx.client.chat.completions.create(p, { signal: ctx.signal }), tokens, options);
+    return engine.submit((ctx) => ctx.client.chat.completions.create(p, { signal: ctx.signal }).catch(rethrowMalformed), tokens, options);
   }
   return { create };
 }

@@ -105,6 +105,38 @@ const CONNECTION_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
+/** The HTTP status Kimi pairs with each error type, for errors that arrive without one. */
+const STATUS_OF_TYPE: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  content_filter: 400,
+  invalid_authentication_error: 401,
+  incorrect_api_key_error: 401,
+  permission_denied_error: 403,
+  resource_not_found_error: 404,
+  rate_limit_reached_error: 429,
+  engine_overloaded_error: 429,
+  exceeded_current_quota_error: 429,
+  server_error: 500,
+  unexpected_output: 500,
+};
+
+/**
+ * A response body that could not be parsed. The chat front wraps the SDK's
+ * `SyntaxError` in it, so that a task's own `SyntaxError` (in `schedule()`) is
+ * not mistaken for a malformed response and retried.
+ */
+export class MalformedResponseError extends Error {
+  constructor(cause: unknown) {
+    super(`Malformed response body: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'MalformedResponseError';
+  }
+}
+
+/** Rethrows a `SyntaxError` (an unparsable body) as {@link MalformedResponseError}. */
+export function rethrowMalformed(error: unknown): never {
+  throw error instanceof SyntaxError ? new MalformedResponseError(error) : error;
+}
+
 function kindFor(status: number, type: string | undefined, message: string): FaultKind {
   if (type === 'exceeded_current_quota_error') return 'quota';
   switch (status) {
@@ -168,6 +200,13 @@ export function classifyError(error: unknown, nowEpochMs: number = Date.now()): 
   if (name === 'APIConnectionError' || name === 'APIConnectionTimeoutError' || connectionCode(e)) {
     return { kind: 'connection', message: text };
   }
-  if (error instanceof SyntaxError) return { kind: 'malformed', message: text };
+  if (name === 'MalformedResponseError') return { kind: 'malformed', message: text };
+  // An error event inside a stream: a Kimi error body without an HTTP status.
+  const body = e.error as { type?: unknown; message?: unknown } | undefined;
+  if (body !== null && typeof body === 'object' && typeof body.type === 'string') {
+    const message = typeof body.message === 'string' ? body.message : text;
+    const kind = STATUS_OF_TYPE[body.type] !== undefined ? kindFor(STATUS_OF_TYPE[body.type] as number, body.type, message) : 'other';
+    return { kind, kimiType: body.type, message, ...(kind === 'rate_limit' ? { rateLimit: parseRateLimitMessage(message) } : {}) };
+  }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { classifyError, parseRateLimitMessage, type FaultKind, type RateLimitInfo } from '../src/kimi-errors.js';
+import { classifyError, MalformedResponseError, parseRateLimitMessage, type FaultKind, type RateLimitInfo } from '../src/kimi-errors.js';
 import { kimi429 } from './helpers/pool.js';
 
 describe('parseRateLimitMessage', () => {
@@ -49,7 +49,10 @@ describe('classifyError', () => {
     ['SDK connection timeout', new OpenAI.APIConnectionTimeoutError(), 'connection'],
     ['raw ECONNREFUSED', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'connection'],
     ['undici socket error deep in causes', new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }), 'connection'],
-    ['malformed JSON body', new SyntaxError('Unexpected token < in JSON'), 'malformed'],
+    ['malformed JSON body (wrapped by the chat front)', new MalformedResponseError(new SyntaxError('Unexpected token < in JSON')), 'malformed'],
+    ['error event inside a stream: overloaded', Object.assign(new Error('x'), { error: { type: 'engine_overloaded_error', message: 'busy' } }), 'overloaded'],
+    ['error event inside a stream: rate limit', Object.assign(new Error('x'), { error: { type: 'rate_limit_reached_error', message: 'max RPM: 3, please try again after 2 seconds' } }), 'rate_limit'],
+    ['error event inside a stream: unknown type', Object.assign(new Error('x'), { error: { type: 'weird_error', message: '?' } }), 'other'],
     ['SDK user abort', new OpenAI.APIUserAbortError(), 'aborted'],
     ['DOM AbortError', new DOMException('aborted', 'AbortError'), 'aborted'],
   ];

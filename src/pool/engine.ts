@@ -160,13 +160,23 @@ export class Engine implements DispatchHost {
     if (this.events.listenerCount('queued') > 0) {
       this.events.emit('queued', { requestId: job.seq, priority, tokens, queued: this.dispatcher.waitingJobs + 1 });
     }
-    return pRetry((n) => this.attempt<T>(job, n), this.retryOptions);
+    // Most requests need one attempt, so the first runs without p-retry (an options
+    // copy, checks and an async frame per call: most of the pool's CPU and memory per
+    // request). A retryable failure of it hands the job to p-retry for attempts 2, 3, ...
+    return this.attempt<T>(job, 1);
   }
 
   private attempt<T>(job: Job, n: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       job.resolveAttempt = resolve as (value: unknown) => void;
-      job.rejectAttempt = reject;
+      job.rejectAttempt =
+        n !== 1
+          ? reject
+          : (error: unknown) => {
+              if (!retrying.has(error as object)) return reject(error);
+              // A tick later, as p-retry would: abort() in between still finds the job 'between'.
+              queueMicrotask(() => resolve(pRetry((m) => this.attempt<T>(job, m + 1), this.retryOptions)));
+            };
       job.attempt = n;
       if (job.failure !== undefined) return this.fail(job, job.failure);
       if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
@@ -324,12 +334,16 @@ export class Engine implements DispatchHost {
         return this.requeue(job);
       }
       case 'disable-key':
+        account.counters.authErrors++;
+        key.counters.authErrors++;
         this.disableKey(key, fault);
         this.releaseSlot(job);
         return this.requeue(job);
       case 'disable-account':
         account.counters.tooManyRequests.quota += fault.status === 429 ? 1 : 0;
         key.counters.tooManyRequests.quota += fault.status === 429 ? 1 : 0;
+        account.counters.quotaErrors++;
+        key.counters.quotaErrors++;
         this.disableAccount(account, key, fault);
         this.releaseSlot(job);
         return this.requeue(job);
@@ -474,7 +488,10 @@ export class Engine implements DispatchHost {
     account.inFlight--;
     key.inFlight--;
     this.inFlight--;
-    after(this.store.release(account.id, job.seq), () => this.dispatcher.released(account));
+    const released = this.store.release(account.id, job.seq);
+    // No closure on the common synchronous path.
+    if (released instanceof Promise) after(released, () => this.dispatcher.released(account));
+    else this.dispatcher.released(account);
   }
 
   private resolve(job: Job, value: unknown): void {

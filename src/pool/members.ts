@@ -22,6 +22,10 @@ export interface Counters {
   tooManyRequests: TooManyRequests;
   serverErrors: number;
   connectionErrors: number;
+  /** 401s: the key was disabled. */
+  authErrors: number;
+  /** `exceeded_current_quota_error` (403 or 429): the account was disabled. */
+  quotaErrors: number;
   reservedTokens: number;
   usedTokens: number;
 }
@@ -35,6 +39,8 @@ export function newCounters(): Counters {
     tooManyRequests: { rpm: 0, tpm: 0, tpd: 0, concurrency: 0, unknown: 0, overloaded: 0, quota: 0 },
     serverErrors: 0,
     connectionErrors: 0,
+    authErrors: 0,
+    quotaErrors: 0,
     reservedTokens: 0,
     usedTokens: 0,
   };

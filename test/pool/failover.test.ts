@@ -35,6 +35,8 @@ describe('401: the key is disabled, the request runs on another key', () => {
     ]);
     expect(s.accounts[0]?.disabled).toBe(false);
     expect(s.retries).toBe(0);
+    expect(s.keys.map((k) => k.authErrors)).toEqual([1, 0]);
+    expect(s.accounts[0]?.authErrors).toBe(1);
   });
 
   it('reroutes to another account', async () => {
@@ -94,6 +96,7 @@ describe('quota: the account is disabled, all its keys stop', () => {
     const s = r.pool.stats();
     expect(s.accounts[0]).toMatchObject({ disabled: true, disabledReason: `${status} exceeded_current_quota_error` });
     expect(s.accounts[0]?.tooManyRequests.quota).toBe(status === 429 ? quotaHits : 0);
+    expect(s.accounts[0]?.quotaErrors).toBe(quotaHits);
     expect(s.accounts[1]?.succeeded).toBe(6);
     // later requests never go to org-a
     const later = track(ask(r.pool, 'later'));
