@@ -1,0 +1,414 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { NEVER, type AccountUsage, type DisabledInfo, type LimitStore, type StoreContext, type StoreEvent } from '../store/limit-store.js';
+import { WINDOWS_PER_DAY, type Limits } from '../tiers.js';
+import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
+import { connectRedis, connectSubscriber, isNoScript, type OwnedClient, type RedisClientLike, type RedisSubscriberLike } from './redis-client.js';
+import { ACQUIRE, DISABLE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, parseReply, type Reply, type Script } from './scripts.js';
+
+/** One account as this pool sees it in Redis. */
+interface AccountState {
+  readonly id: string;
+  readonly keys: readonly string[];
+  /** Limits this pool was configured with, encoded. */
+  readonly cfg: string;
+  /** Limits in force as last seen. */
+  lim: string;
+  epoch: string;
+  dv: string;
+  synced: boolean;
+  /** A pause this pool knows of (clock time): carried with each acquire, in case its write failed. */
+  pauseUntil: number;
+  /** Bumped by every wake: an acquire that saw the account full while one came asks again soon. */
+  wakes: number;
+  /** The last decision found the account at its concurrency limit: a release elsewhere is worth a wake. */
+  full: boolean;
+  /** Lease members this pool holds, by the pool's lease id (oldest first). */
+  readonly held: Map<number, string[]>;
+  heldCount: number;
+  /** Grants asked for whose answer is not known yet (a retry reuses the member: no double count). */
+  readonly pending: Map<number, { readonly member: string; readonly at: number }>;
+  /** Disabled fields already reported. */
+  readonly seen: Set<string>;
+  lostWarned: string;
+  snap: { at: number; reply: Reply | undefined };
+}
+
+const RETRY_MS = [100, 250, 500, 1000, 2000, 5000, 10_000];
+const noop = (): void => undefined;
+
+function encodeLimits(l: Limits): string {
+  const f = (n: number): number => (Number.isFinite(n) ? n : -1);
+  return `${f(l.concurrency)},${f(l.rpm)},${f(l.tpm)},${f(l.tpd)}`;
+}
+
+function decodeLimits(s: string): Limits {
+  const [concurrency = -1, rpm = -1, tpm = -1, tpd = -1] = s.split(',').map((v) => (Number(v) < 0 ? Infinity : Number(v)));
+  return { concurrency, rpm, tpm, tpd };
+}
+
+/**
+ * Account limits kept in Redis, shared by every pool (process, machine) that
+ * uses the same Redis and prefix. Each decision is one Lua script on the
+ * Redis clock; in-flight slots are leases that expire unless renewed.
+ * See docs/distributed.md for the failure modes.
+ */
+export class RedisStore implements LimitStore {
+  /** This pool's id in lease members and pub/sub messages. */
+  readonly workerId = randomBytes(6).toString('hex');
+  readonly prefix: string;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+  private readonly options: ResolvedRedisOptions;
+  private readonly channel: string;
+  private readonly accounts = new Map<string, AccountState>();
+  private client: RedisClientLike | undefined;
+  private owned: OwnedClient | undefined;
+  private sub: RedisSubscriberLike | undefined;
+  private subscribed = false;
+  private listener: ((event: StoreEvent) => void) | undefined;
+  private events: StoreEvent[] = [];
+  private clock: Clock | undefined;
+  private span = 0;
+  private daySpan = 0;
+  private granularity = 1;
+  private restampAfterMs = 10;
+  private ttl = 0;
+  private seq = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private startError: unknown;
+  private started: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.options = resolveRedisOptions(options);
+    this.prefix = this.options.prefix;
+    this.leaseMs = this.options.leaseMs;
+    this.pollMs = this.options.pollMs;
+    this.channel = `${this.prefix}events`;
+  }
+
+  listen(listener: (event: StoreEvent) => void): void {
+    this.listener = listener;
+  }
+
+  init(context: StoreContext): Promise<void> {
+    this.clock = context.clock;
+    this.span = context.windowMs + context.safetyMarginMs;
+    this.daySpan = context.windowMs * WINDOWS_PER_DAY + context.safetyMarginMs;
+    this.granularity = context.windowMs / 60;
+    this.restampAfterMs = Math.max(2, context.safetyMarginMs / 5);
+    // Idle state lives one day window past its last use, then Redis drops it.
+    this.ttl = Math.ceil(this.daySpan + this.span + this.leaseMs);
+    for (const a of context.accounts) {
+      const cfg = encodeLimits(a.limits);
+      this.accounts.set(a.id, {
+        id: a.id, keys: accountKeys(this.prefix, a.id), cfg, lim: cfg, epoch: '', dv: '', synced: false,
+        pauseUntil: -Infinity, wakes: 0, full: false, held: new Map(), heldCount: 0, pending: new Map(), seen: new Set(),
+        lostWarned: '', snap: { at: 0, reply: undefined },
+      });
+    }
+    this.started = this.start();
+    return this.started;
+  }
+
+  private async start(): Promise<void> {
+    const { url, client } = this.options;
+    if (client !== undefined) this.client = client;
+    else {
+      try {
+        this.client = this.owned = await connectRedis(url as string, { commandTimeoutMs: this.options.commandTimeoutMs });
+      } catch (error) {
+        this.startError = error;
+        throw error;
+      }
+    }
+    this.client.on?.('ready', this.onReady);
+    if (this.options.subscribe) {
+      this.sub = this.owned !== undefined ? await connectSubscriber(url as string) : this.client.duplicate?.();
+      this.sub?.on('error', noop);
+      this.sub?.on('message', (_channel: string, message: string) => this.onMessage(message));
+      this.subscribe();
+    }
+    this.timer = setInterval(() => this.tick(), this.leaseMs / 3);
+    this.timer.unref();
+    if (this.owned !== undefined) {
+      // If Redis is down the client keeps reconnecting; decisions fail fast and the pool retries them.
+      await this.owned.connect();
+    }
+    await Promise.all([...this.accounts.values()].map((a) => this.sync(a)));
+  }
+
+  async acquire(account: string, tokens: number, lease: number): Promise<number> {
+    const a = this.account(account);
+    if (!a.synced) await this.sync(a);
+    const clock = this.clock as Clock;
+    let p = a.pending.get(lease);
+    if (p === undefined) {
+      p = { member: `${this.workerId}:${lease}:${(++this.seq).toString(36)}`, at: clock.now() };
+      a.pending.set(lease, p);
+    }
+    const wakes = a.wakes;
+    const asked = clock.now();
+    const pauseMs = Math.max(0, Math.ceil(a.pauseUntil - asked));
+    const cost = Math.ceil(tokens);
+    const r = await this.call(ACQUIRE, a, [cost, p.member, this.leaseMs, this.granularity, pauseMs, this.pollMs]);
+    a.pending.delete(lease);
+    a.full = r.status === 1 && r.concurrencyFull;
+    switch (r.status) {
+      case 0:
+        this.hold(a, lease, p.member);
+        // Granted at the server's time, but the request leaves only now: if the answer took long
+        // to be read, count the start from now so that the margin need not cover the delay.
+        if (clock.now() - asked > this.restampAfterMs) this.run(RESTAMP, a, [p.member, cost]).catch(noop);
+        return 0;
+      case 2:
+        return NEVER;
+      case 3:
+        // Disabled by another pool: the 'disabled' event takes the account out; until then, wait.
+        return this.pollMs;
+      default:
+        return r.concurrencyFull && a.wakes !== wakes ? 1 : Math.max(1, r.wait);
+    }
+  }
+
+  release(account: string, lease: number): Promise<void> {
+    const a = this.account(account);
+    const list = a.held.get(lease);
+    const member = list?.shift();
+    if (list === undefined || member === undefined) return Promise.resolve();
+    if (list.length === 0) a.held.delete(lease);
+    a.heldCount--;
+    const message = JSON.stringify({ t: 'w', w: this.workerId, a: a.id });
+    // If Redis cannot hear it now, the lease expires on its own within leaseMs.
+    return this.persist(() => this.run(RELEASE, a, [member, this.sub !== undefined ? this.channel : '', message]).then(() => this.wake(a, false)));
+  }
+
+  pause(account: string, ms: number): Promise<void> {
+    const a = this.account(account);
+    const until = (this.clock as Clock).now() + ms;
+    if (until > a.pauseUntil) a.pauseUntil = until;
+    return this.persist(() => this.call(PAUSE, a, [Math.ceil(ms)]));
+  }
+
+  setLimits(account: string, limits: Limits): Promise<void> {
+    const a = this.account(account);
+    const lim = encodeLimits(limits);
+    a.lim = lim;
+    return this.persist(() => this.call(SET_LIMITS, a, [lim]));
+  }
+
+  disable(info: DisabledInfo): Promise<void> {
+    const a = this.account(info.account);
+    const field = info.scope === 'account' ? 'off' : `k:${info.key ?? ''}`;
+    a.seen.add(field);
+    // Only what the other pools need: never the key, nor the message.
+    const reason = JSON.stringify({ key: info.key, status: info.status, kimiType: info.kimiType });
+    const message = JSON.stringify({ t: 'd', w: this.workerId, a: a.id });
+    return this.persist(() => this.call(DISABLE, a, [field, reason, this.sub !== undefined ? this.channel : '', message]));
+  }
+
+  usage(account: string): AccountUsage {
+    const a = this.account(account);
+    const now = (this.clock as Clock).now();
+    const r = a.snap.reply;
+    const elapsed = now - a.snap.at;
+    let pausedUntil = r !== undefined && r.pauseLeft > elapsed ? a.snap.at + r.pauseLeft : -Infinity;
+    if (a.pauseUntil > pausedUntil) pausedUntil = a.pauseUntil;
+    return {
+      inFlight: r?.inFlight ?? 0,
+      startsInWindow: r?.starts ?? 0,
+      tokensInWindow: r?.tokens ?? 0,
+      pausedUntil: pausedUntil > now ? pausedUntil : null,
+      nextFreeInMs: r?.concurrencyFull === true ? null : Math.max(0, (r?.status === 1 ? r.wait : 0) - elapsed, pausedUntil - now),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Closed while still connecting: let that finish, then close what it made.
+    await this.started?.catch(noop);
+    if (this.timer !== undefined) clearInterval(this.timer);
+    // Normally nothing: the pool closes the store once its requests ended.
+    const left: Promise<unknown>[] = [];
+    for (const a of this.accounts.values()) {
+      for (const list of a.held.values()) for (const m of list) left.push(this.run(RELEASE, a, [m, '', '']).catch(noop));
+      a.held.clear();
+      a.heldCount = 0;
+    }
+    await Promise.all(left);
+    this.client?.off?.('ready', this.onReady);
+    const sub = this.sub as (RedisSubscriberLike & { disconnect?: () => void }) | undefined;
+    if (sub?.disconnect !== undefined) sub.disconnect();
+    else await sub?.quit().catch(noop);
+    const owned = this.owned;
+    if (owned !== undefined) {
+      if (owned.status === 'ready') await owned.quit().catch(() => owned.disconnect());
+      else owned.disconnect();
+    }
+  }
+
+  /** Creates or joins the account's state and learns what is recorded there (limits, disabled). */
+  private async sync(a: AccountState): Promise<void> {
+    await this.call(SYNC, a, []);
+    a.synced = true;
+  }
+
+  private hold(a: AccountState, lease: number, member: string): void {
+    const list = a.held.get(lease);
+    if (list === undefined) a.held.set(lease, [member]);
+    else list.push(member);
+    a.heldCount++;
+  }
+
+  /** Renews this pool's leases; drops grants whose answer never came (they expire in Redis). */
+  private tick(): void {
+    const now = (this.clock as Clock).now();
+    for (const a of this.accounts.values()) {
+      if (a.heldCount > 0) this.renew(a).catch(noop);
+      for (const [lease, p] of a.pending) if (now - p.at > 2 * this.leaseMs) a.pending.delete(lease);
+    }
+    if (this.sub !== undefined && !this.subscribed) this.subscribe();
+  }
+
+  private renew(a: AccountState): Promise<Reply> {
+    const members: string[] = [];
+    for (const list of a.held.values()) members.push(...list);
+    return this.call(RENEW, a, [this.leaseMs, ...members]);
+  }
+
+  private subscribe(): void {
+    this.subscribed = true;
+    this.sub?.subscribe(this.channel).catch(() => {
+      this.subscribed = false;
+    });
+  }
+
+  /** Connected (again): re-register leases now and let the pool retry at once rather than after its backoff. */
+  private readonly onReady = (): void => {
+    for (const a of this.accounts.values()) {
+      if (a.heldCount > 0) this.renew(a).catch(noop);
+      this.wake(a);
+    }
+  };
+
+  private onMessage(message: string): void {
+    let m: { t?: unknown; w?: unknown; a?: unknown };
+    try {
+      m = JSON.parse(message) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.w === this.workerId || typeof m.a !== 'string') return;
+    const a = this.accounts.get(m.a);
+    if (a === undefined) return;
+    if (m.t === 'w') this.wake(a, false);
+    // The answer carries the disabled fields; absorbing it reports them.
+    else if (m.t === 'd') this.call(RENEW, a, [this.leaseMs]).catch(noop);
+  }
+
+  /** Lets the pool ask again now; a freed slot only matters to an account that was full. */
+  private wake(a: AccountState, always = true): void {
+    a.wakes++;
+    if (always || a.full) this.emit({ type: 'wake', account: a.id });
+  }
+
+  /** Runs a per-account script and learns from its answer. */
+  private async call(script: Script, a: AccountState, extra: readonly (string | number)[]): Promise<Reply> {
+    const r = parseReply(await this.run(script, a, extra));
+    this.absorb(a, r);
+    return r;
+  }
+
+  private async run(script: Script, a: AccountState, extra: readonly (string | number)[]): Promise<unknown> {
+    const client = this.client;
+    if (client === undefined) {
+      const why = this.startError instanceof Error ? this.startError.message : 'init() has not run';
+      throw new Error(`Redis store: no client (${why})`, { cause: this.startError });
+    }
+    const args: (string | number)[] = [...a.keys, a.epoch, a.cfg, this.span, this.daySpan, this.ttl, a.dv, ...extra];
+    try {
+      try {
+        return await client.evalsha(script.sha, a.keys.length, ...args);
+      } catch (error) {
+        // First use on this server, or it restarted: EVAL loads the script.
+        if (!isNoScript(error)) throw error;
+        return await client.eval(script.lua, a.keys.length, ...args);
+      }
+    } catch (error) {
+      throw new Error(`Redis store: ${script.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  /** Learns the epoch, disabled keys and limits from an answer, and keeps it for usage(). */
+  private absorb(a: AccountState, r: Reply): void {
+    if (a.epoch !== '' && (r.lost || r.epoch !== a.epoch) && a.lostWarned !== r.epoch) {
+      a.lostWarned = r.epoch;
+      this.emit({
+        type: 'warning',
+        code: 'store_state_lost',
+        message: `The Redis state of account ${a.id} was lost (Redis restarted without persistence, or its keys were evicted or deleted): usage recorded before is gone, so no request starts there until one window after the loss; leases of running requests are re-registered`,
+      });
+      a.epoch = r.epoch;
+      if (a.heldCount > 0) this.renew(a).catch(noop);
+    }
+    a.epoch = r.epoch;
+    if (r.dv !== a.dv) {
+      for (const [field, reason] of r.disabled) {
+        if (a.seen.has(field)) continue;
+        a.seen.add(field);
+        let why: { key?: string; status?: number; kimiType?: string } = {};
+        try {
+          why = JSON.parse(reason) as typeof why;
+        } catch {
+          // A reason written by hand: the flag still counts.
+        }
+        const scope = field === 'off' ? 'account' : 'key';
+        this.emit({ type: 'disabled', scope, account: a.id, key: scope === 'key' ? field.slice(2) : why.key, status: why.status, kimiType: why.kimiType });
+      }
+      a.dv = r.dv;
+    }
+    if (r.limits !== a.lim) {
+      a.lim = r.limits;
+      this.emit({ type: 'limits', account: a.id, limits: decodeLimits(r.limits) });
+    }
+    a.snap = { at: (this.clock as Clock).now(), reply: r };
+  }
+
+  /** Events reach the pool after the current answer was handled, never in the middle of it. */
+  private emit(event: StoreEvent): void {
+    if (this.listener === undefined || this.closed) return;
+    this.events.push(event);
+    if (this.events.length === 1) {
+      setImmediate(() => {
+        const events = this.events;
+        this.events = [];
+        for (const e of events) this.listener?.(e);
+      });
+    }
+  }
+
+  /** A write that must reach Redis eventually: tried now, then again in the background. Never rejects. */
+  private persist(op: () => Promise<unknown>): Promise<void> {
+    const again = (n: number): void => {
+      if (this.closed || n >= RETRY_MS.length) return;
+      setTimeout(() => op().then(noop, () => again(n + 1)), RETRY_MS[n]).unref();
+    };
+    return op().then(noop, () => again(0));
+  }
+
+  private account(id: string): AccountState {
+    const a = this.accounts.get(id);
+    if (a === undefined) throw new Error(`RedisStore: unknown account ${id}`);
+    return a;
+  }
+}
+
+/**
+ * A limit store in Redis, shared by every pool that uses the same Redis and
+ * prefix: `new KimiPool({ keys, store: redisStore({ url: process.env.REDIS_URL }) })`.
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options);
+}

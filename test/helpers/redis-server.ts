@@ -1,0 +1,102 @@
+/**
+ * A real redis-server for the Redis store tests: CI's (KIMI_POOL_REDIS_URL) or
+ * one started here on a free loopback port. No binary means a FAILED test with
+ * the reason, never a skipped one: CI installs redis-server.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/** The redis-server binary: KIMI_POOL_REDIS_SERVER, else /usr/bin/redis-server, else the PATH. */
+export function redisServerBinary(): string {
+  const env = process.env.KIMI_POOL_REDIS_SERVER;
+  if (env !== undefined && env !== '') {
+    if (!existsSync(env)) throw new Error(`KIMI_POOL_REDIS_SERVER=${env} does not exist: install redis-server or fix the path`);
+    return env;
+  }
+  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server', '/opt/homebrew/bin/redis-server']) if (existsSync(p)) return p;
+  const which = spawnSync('which', ['redis-server'], { encoding: 'utf8' });
+  const found = which.stdout?.trim();
+  if (which.status === 0 && found) return found;
+  throw new Error('The Redis store tests need a real redis-server and none was found: install it (apt-get install redis-server, brew install redis) or set KIMI_POOL_REDIS_SERVER to its path, or KIMI_POOL_REDIS_URL to a running server');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server child process on a fixed port that can be killed and started again (no persistence). */
+export class RedisServer {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly binary: string,
+  ) {}
+
+  static async start(port?: number): Promise<RedisServer> {
+    const server = new RedisServer(port ?? (await freePort()), redisServerBinary());
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+    const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${out}`);
+      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.ping();
+        probe.disconnect();
+        return;
+      } catch {
+        probe.disconnect();
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGKILL: the server's state is gone (no persistence). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** A Redis for a test file: CI's running server, else one started here (stop it in afterAll). */
+export async function testRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const url = process.env.KIMI_POOL_REDIS_URL;
+  if (url !== undefined && url !== '') return { url, stop: async () => undefined };
+  const server = await RedisServer.start();
+  return { url: server.url, stop: () => server.kill() };
+}
+
+/** A fresh key prefix, so that tests sharing one server never see each other's state. */
+export function testPrefix(name: string): string {
+  return `kp-test:${name}:${Math.random().toString(36).slice(2, 10)}:`;
+}
