@@ -173,12 +173,15 @@ export class Dispatcher {
         continue;
       }
       const job = this.queue.peek() as Job;
-      const answer = this.store.acquire(account.id, job.tokens, job.seq);
+      // An account that already said NEVER to this job is not asked again (with
+      // an async store that would be a round trip per pump until the job starts).
+      const answer = account.neverFor === job ? NEVER : this.store.acquire(account.id, job.tokens, job.seq);
       if (typeof answer !== 'number') {
         this.awaitAcquire(answer, job, account);
         break;
       }
       if (answer === NEVER) {
+        account.neverFor = job;
         (skipped ??= []).push(account);
         if (this.ready.size === 0) {
           if (!this.fitsAnywhere(job)) {
@@ -230,6 +233,7 @@ export class Dispatcher {
           if (job.state === 'queued') this.queue.pushBack(job);
           this.ready.push(account);
         } else if (wait === NEVER) {
+          account.neverFor = job;
           this.queue.pushBack(job);
           if (!this.fitsAnywhere(job)) {
             this.queue.forget(job);

@@ -73,6 +73,8 @@ export class AccountMember {
   wakeAt = 0;
   pausedUntil = -Infinity;
   pauseTimer: unknown;
+  /** The last job the store said can never run here (it reserves more than TPM or TPD). */
+  neverFor: object | undefined;
   /** Consecutive rate-limit 429s; reset by a success. Lengthens pauses with no "after N seconds". */
   rateLimitStreak = 0;
   readonly counters = newCounters();
