@@ -169,14 +169,7 @@ export class Engine implements DispatchHost {
   private attempt<T>(job: Job, n: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       job.resolveAttempt = resolve as (value: unknown) => void;
-      job.rejectAttempt =
-        n !== 1
-          ? reject
-          : (error: unknown) => {
-              if (!retrying.has(error as object)) return reject(error);
-              // A tick later, as p-retry would: abort() in between still finds the job 'between'.
-              queueMicrotask(() => resolve(pRetry((m) => this.attempt<T>(job, m + 1), this.retryOptions)));
-            };
+      job.rejectAttempt = reject;
       job.attempt = n;
       if (job.failure !== undefined) return this.fail(job, job.failure);
       if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
@@ -387,7 +380,12 @@ export class Engine implements DispatchHost {
       this.events.emit('retry', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt + 1, delayMs: job.backoffMs, error: err });
     }
     retrying.add(err);
-    (job.rejectAttempt as (e: unknown) => void)(err);
+    if (job.attempt === 1) {
+      // The first attempt ran without p-retry (see submit): hand the job to it, a tick
+      // later as p-retry would; abort() in between finds the job 'between'.
+      const resolve = job.resolveAttempt as (value: unknown) => void;
+      queueMicrotask(() => resolve(pRetry((m) => this.attempt(job, m + 1), this.retryOptions)));
+    } else (job.rejectAttempt as (e: unknown) => void)(err);
   }
 
   /** Back to the queue at the job's place; no retry used. */
