@@ -18,12 +18,13 @@ import { classifyError, type Fault } from '../kimi-errors.js';
 import type { KimiPoolOptions, RequestOptions } from '../options.js';
 import { backoffDelay } from '../retry-timing.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
+import type { Awaitable, LimitStore } from '../store/limit-store.js';
 import { Dispatcher, type DispatchHost } from './dispatcher.js';
 import { Job } from './job.js';
 import { AccountMember, KeyMember } from './members.js';
 import { errorFor, reactionTo } from './reactions.js';
-import type { TaskContext } from './task-context.js';
+import { AccountControl } from './account-control.js';
+import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext } from './task-context.js';
 
 /** Errors a failed attempt is rejected with when p-retry should run another. */
 const retrying = new WeakSet<object>();
@@ -32,43 +33,6 @@ const retrying = new WeakSet<object>();
 function after(value: Awaitable<unknown>, fn: () => void): void {
   if (value instanceof Promise) value.then(fn, fn);
   else fn();
-}
-
-/** The fault with the key's string replaced by its id, should the server have echoed the key. */
-function withoutKey(fault: Fault | undefined, key: KeyMember): Fault | undefined {
-  const secret = key.client.apiKey;
-  if (fault === undefined || typeof secret !== 'string' || secret === '' || !fault.message.includes(secret)) return fault;
-  return { ...fault, message: fault.message.split(secret).join(key.id) };
-}
-
-function usedTokensOf(value: unknown): number | undefined {
-  const usage = (value as { usage?: { total_tokens?: unknown } } | null | undefined)?.usage;
-  return typeof usage?.total_tokens === 'number' ? usage.total_tokens : undefined;
-}
-
-class Context implements TaskContext {
-  constructor(
-    private readonly engine: Engine,
-    private readonly job: Job,
-    readonly client: OpenAI,
-    readonly key: string,
-    readonly account: string,
-    private readonly controller: AbortController,
-    readonly attempt: number,
-  ) {}
-
-  /**
-   * Read lazily: Node makes an AbortController's signal on first use (~0.7 KB,
-   * ~4 µs), which a task that never reads it need not pay. An abort before the
-   * first read still gives an aborted signal (abort() makes it).
-   */
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  holdSlot(): (result?: { usedTokens?: number | undefined; error?: unknown }) => void {
-    return this.engine.hold(this.job);
-  }
 }
 
 /**
@@ -92,7 +56,7 @@ export class Engine implements DispatchHost {
   retries = 0;
   bounces = 0;
   closed = false;
-  private dead: NoUsableKeyError | undefined;
+  private readonly control: AccountControl;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -114,7 +78,13 @@ export class Engine implements DispatchHost {
       this.accounts.push(account);
     }
     this.dispatcher = new Dispatcher(this.accounts, this.store, this.clock, this);
-    this.store.listen?.((event) => this.storeEvent(event));
+    this.control = new AccountControl(this.accounts, this.dispatcher, this.store, this.clock, events, () => {
+      for (const job of this.dispatcher.drainAll()) {
+        job.state = 'between';
+        this.fail(job, this.control.dead as NoUsableKeyError);
+      }
+    });
+    this.store.listen?.((event) => this.control.storeEvent(event));
     const init = this.store.init({
       accounts: this.accounts.map((a) => ({ id: a.id, limits: a.limits })),
       windowMs: config.windowMs,
@@ -137,7 +107,7 @@ export class Engine implements DispatchHost {
   /** Queues `fn` to run on a key with `tokens` reserved; settles once. */
   submit<T>(fn: (ctx: TaskContext) => T | PromiseLike<T>, tokens: number, options: RequestOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new PoolClosedError());
-    if (this.dead !== undefined) return Promise.reject(this.dead);
+    if (this.control.dead !== undefined) return Promise.reject(this.control.dead);
     const { priority = 0, signal, timeout } = options;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) {
       return Promise.reject(new InvalidRequestError(`Expected \`priority\` to be a finite number, got \`${String(priority)}\``));
@@ -146,7 +116,7 @@ export class Engine implements DispatchHost {
       return Promise.reject(new InvalidRequestError(`Expected \`timeout\` to be a number of ms > 0, got \`${String(timeout)}\``));
     }
     if (signal?.aborted === true) return Promise.reject(new RequestAbortedError(signal.reason));
-    const tooLarge = this.tooLarge(tokens);
+    const tooLarge = this.control.tooLarge(tokens);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
 
     const job = new Job(++this.seq, priority, tokens, fn, signal, timeout);
@@ -174,7 +144,7 @@ export class Engine implements DispatchHost {
       if (job.failure !== undefined) return this.fail(job, job.failure);
       if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
       // A retry whose fault came after the last key died: nothing could ever run it.
-      if (this.dead !== undefined) return this.fail(job, this.dead);
+      if (this.control.dead !== undefined) return this.fail(job, this.control.dead);
       if (n === 1) this.dispatcher.enqueue(job);
       else {
         job.notBefore = this.clock.now() + job.backoffMs;
@@ -196,6 +166,7 @@ export class Engine implements DispatchHost {
     account.inFlight++;
     key.inFlight++;
     this.inFlight++;
+    // Hot path: plain increments (count() by name is a megamorphic keyed access).
     account.counters.started++;
     key.counters.started++;
     account.counters.reservedTokens += job.tokens;
@@ -206,7 +177,7 @@ export class Engine implements DispatchHost {
     if (this.events.listenerCount('start') > 0) {
       this.events.emit('start', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, tokens: job.tokens, waitedMs: now - job.enqueuedAt });
     }
-    const ctx = new Context(this, job, key.client, key.id, account.id, job.controller, job.attempt);
+    const ctx = new Context(job, key.client, key.id, account.id, job.controller, this.holdFor);
     let result: unknown;
     try {
       result = job.fn(ctx);
@@ -222,7 +193,7 @@ export class Engine implements DispatchHost {
   /** DispatchHost: `job` reserves more tokens than any usable account allows. */
   unrunnable(job: Job): void {
     job.state = 'between';
-    this.fail(job, this.tooLarge(job.tokens) ?? new RequestTooLargeError(`The request reserves ${job.tokens} tokens, more than any usable account allows`, job.tokens));
+    this.fail(job, this.control.tooLarge(job.tokens) ?? new RequestTooLargeError(`The request reserves ${job.tokens} tokens, more than any usable account allows`, job.tokens));
   }
 
   /** DispatchHost: the store failed; the dispatcher tries again later. */
@@ -233,8 +204,10 @@ export class Engine implements DispatchHost {
     }
   }
 
+  private readonly holdFor = (job: Job): SlotRelease => this.hold(job);
+
   /** Keeps the slot of a running job after it resolves (streams); returns its release. */
-  hold(job: Job): (result?: { usedTokens?: number | undefined; error?: unknown }) => void {
+  private hold(job: Job): SlotRelease {
     job.held = true;
     let released = false;
     return (job.releaseHold = (result) => {
@@ -244,10 +217,7 @@ export class Engine implements DispatchHost {
       this.releaseSlot(job);
       this.cleanup(job);
       if (ok) this.succeededOn(job, result?.usedTokens);
-      else if (job.account !== undefined && job.key !== undefined) {
-        job.account.counters.failed++;
-        job.key.counters.failed++;
-      }
+      else job.key?.count('failed');
       this.checkIdle();
     });
   }
@@ -275,8 +245,7 @@ export class Engine implements DispatchHost {
     account.counters.succeeded++;
     key.counters.succeeded++;
     if (usedTokens !== undefined) {
-      account.counters.usedTokens += usedTokens;
-      key.counters.usedTokens += usedTokens;
+      key.count('usedTokens', usedTokens);
     }
     if (this.events.listenerCount('success') > 0) {
       this.events.emit('success', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, durationMs: this.clock.now() - job.startedAt, usedTokens });
@@ -294,8 +263,7 @@ export class Engine implements DispatchHost {
     if (fault === undefined || fault.kind === 'aborted') {
       // The task's own error (schedule), passed through as it is.
       this.releaseSlot(job);
-      account.counters.failed++;
-      key.counters.failed++;
+      key.count('failed');
       const err = error instanceof Error ? error : new KimiPoolError('ERR_API', `The task threw a non-Error value: ${String(error)}`);
       return this.fail(job, fault?.kind === 'aborted' ? new RequestAbortedError(error, this.where(job)) : err);
     }
@@ -303,15 +271,14 @@ export class Engine implements DispatchHost {
     switch (reaction.type) {
       case 'bounce': {
         const dim = fault.rateLimit?.dimension ?? 'unknown';
-        account.counters.tooManyRequests[dim]++;
-        key.counters.tooManyRequests[dim]++;
+        key.count429(dim);
         account.rateLimitStreak++;
         if (reaction.learned !== undefined) {
           account.limits = reaction.learned;
           void this.store.setLimits(account.id, reaction.learned);
         }
         // Pause first: the release wakes the dispatcher, which must see the pause.
-        after(this.pause(account, reaction.pauseMs), () => this.releaseSlot(job));
+        after(this.control.pause(account, reaction.pauseMs), () => this.releaseSlot(job));
         job.bounces++;
         this.bounces++;
         if (this.events.listenerCount('ratelimited') > 0) {
@@ -319,33 +286,28 @@ export class Engine implements DispatchHost {
         }
         if (job.bounces > this.config.maxRateLimitBounces) {
           // A final failure on this account, counted like an exhausted retry.
-          account.counters.failed++;
-          key.counters.failed++;
+          key.count('failed');
           const err = errorFor(fault, this.where(job));
           return this.fail(job, new RateLimitError(`Gave up after ${job.bounces} rate-limit 429s (maxRateLimitBounces: ${this.config.maxRateLimitBounces}); last: ${err.message}`, { ...this.where(job), status: fault.status, kimiType: fault.kimiType }));
         }
         return this.requeue(job);
       }
       case 'disable-key':
-        account.counters.authErrors++;
-        key.counters.authErrors++;
-        this.disableKey(key, fault);
+        key.count('authErrors');
+        this.control.disableKey(key, fault);
         this.releaseSlot(job);
         return this.requeue(job);
       case 'disable-account':
-        account.counters.tooManyRequests.quota += fault.status === 429 ? 1 : 0;
-        key.counters.tooManyRequests.quota += fault.status === 429 ? 1 : 0;
-        account.counters.quotaErrors++;
-        key.counters.quotaErrors++;
-        this.disableAccount(account, key, fault);
+        if (fault.status === 429) key.count429('quota');
+        key.count('quotaErrors');
+        this.control.disableAccount(account, key, fault);
         this.releaseSlot(job);
         return this.requeue(job);
       case 'retry':
         return this.retry(job, fault);
       case 'fail':
         this.releaseSlot(job);
-        account.counters.failed++;
-        key.counters.failed++;
+        key.count('failed');
         return this.fail(job, errorFor(fault, this.where(job)));
     }
   }
@@ -354,27 +316,22 @@ export class Engine implements DispatchHost {
     const account = job.account as AccountMember;
     const key = job.key as KeyMember;
     if (fault.kind === 'overloaded') {
-      account.counters.tooManyRequests.overloaded++;
-      key.counters.tooManyRequests.overloaded++;
+      key.count429('overloaded');
     } else if (fault.kind === 'connection') {
-      account.counters.connectionErrors++;
-      key.counters.connectionErrors++;
+      key.count('connectionErrors');
     } else {
-      account.counters.serverErrors++;
-      key.counters.serverErrors++;
+      key.count('serverErrors');
     }
     this.releaseSlot(job);
     const err = errorFor(fault, this.where(job));
     if (job.attempt > this.config.retries || this.closed) {
-      account.counters.failed++;
-      key.counters.failed++;
+      key.count('failed');
       return this.fail(job, err);
     }
     const backoff = backoffDelay(job.attempt, { baseMs: this.config.retryBaseMs, maxMs: this.config.retryMaxMs, factor: 2 }, this.random());
     job.backoffMs = Math.max(backoff, fault.retryAfterMs ?? 0);
     job.state = 'between';
-    account.counters.retries++;
-    key.counters.retries++;
+    key.count('retries');
     this.retries++;
     if (this.events.listenerCount('retry') > 0) {
       this.events.emit('retry', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt + 1, delayMs: job.backoffMs, error: err });
@@ -390,92 +347,10 @@ export class Engine implements DispatchHost {
 
   /** Back to the queue at the job's place; no retry used. */
   private requeue(job: Job): void {
-    if (this.dead !== undefined) return this.fail(job, this.dead);
+    if (this.control.dead !== undefined) return this.fail(job, this.control.dead);
     if (this.closed) return this.fail(job, new PoolClosedError('The pool was closed before this request could run again'));
     job.notBefore = 0;
     this.dispatcher.requeue(job);
-  }
-
-  private pause(account: AccountMember, ms: number): Awaitable<void> {
-    const until = this.clock.now() + ms;
-    if (until > account.pausedUntil) {
-      account.pausedUntil = until;
-      if (account.pauseTimer !== undefined) this.clock.clearTimeout(account.pauseTimer);
-      account.pauseTimer = undefined;
-      // After close() nothing waits for the pause: arm no timer that would outlive the pool.
-      if (!this.closed) {
-        account.pauseTimer = this.clock.setTimeout(() => {
-          account.pauseTimer = undefined;
-          if (this.events.listenerCount('cooldown-end') > 0) this.events.emit('cooldown-end', { account: account.id, pausedMs: ms });
-          this.dispatcher.pump();
-        }, ms);
-      }
-    }
-    return this.store.pause(account.id, ms);
-  }
-
-  private disableKey(key: KeyMember, fault: Fault): void {
-    if (key.disabled) return;
-    key.disabled = true;
-    key.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
-    this.events.emit('key-disabled', { key: key.id, account: key.account.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
-    void this.store.disable?.({ scope: 'key', account: key.account.id, key: key.id, status: fault.status, kimiType: fault.kimiType });
-    if (!key.account.usable) this.dispatcher.kill(key.account);
-    this.checkUsable();
-  }
-
-  private disableAccount(account: AccountMember, key: KeyMember, fault: Fault): void {
-    if (account.disabled) return;
-    account.disabled = true;
-    account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
-    this.dispatcher.kill(account);
-    this.events.emit('account-disabled', { account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
-    void this.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType });
-    this.checkUsable();
-  }
-
-  /** A shared store heard of a change made by another pool on it (a freed slot, a disabled key, learned limits). */
-  private storeEvent(event: StoreEvent): void {
-    if (event.type === 'warning') {
-      this.events.emit('warning', { code: event.code, message: event.message });
-      return;
-    }
-    const account = this.accounts.find((a) => a.id === event.account);
-    if (account === undefined || this.closed) return;
-    if (event.type === 'wake') return this.dispatcher.wake(account);
-    if (event.type === 'limits') {
-      account.limits = event.limits;
-      return;
-    }
-    // Another pool saw the 401 or the quota error: the same reaction as seeing it here.
-    const reason = `${event.status ?? ''} ${event.kimiType ?? ''}`.trim() || 'disabled';
-    const message = `Disabled by another pool sharing the limit store (${reason})`;
-    if (event.scope === 'account') {
-      if (account.disabled) return;
-      account.disabled = true;
-      account.disabledReason = reason;
-      this.dispatcher.kill(account);
-      this.events.emit('account-disabled', { account: account.id, key: event.key ?? '', status: event.status, kimiType: event.kimiType, message });
-    } else {
-      const key = account.keys.find((k) => k.id === event.key);
-      if (key === undefined || key.disabled) return;
-      key.disabled = true;
-      key.disabledReason = reason;
-      this.events.emit('key-disabled', { key: key.id, account: account.id, status: event.status, kimiType: event.kimiType, message });
-      if (!account.usable) this.dispatcher.kill(account);
-    }
-    this.checkUsable();
-  }
-
-  /** When no key is left, everything waiting fails with one clear error. */
-  private checkUsable(): void {
-    if (this.dead !== undefined || this.accounts.some((a) => a.usable)) return;
-    const reasons = this.accounts.map((a) => `${a.id}: ${a.disabledReason ?? a.keys.map((k) => `${k.id} ${k.disabledReason ?? ''}`.trim()).join(', ')}`);
-    this.dead = new NoUsableKeyError(`No usable key left: every key is revoked or its account disabled (${reasons.join('; ')})`);
-    for (const job of this.dispatcher.drainAll()) {
-      job.state = 'between';
-      this.fail(job, this.dead);
-    }
   }
 
   private releaseSlot(job: Job): void {
@@ -557,22 +432,6 @@ export class Engine implements DispatchHost {
     return { key: job.key?.id, account: job.account?.id, attempts: job.attempt };
   }
 
-  /** An error if `tokens` fits no usable account's TPM and TPD, else undefined. */
-  tooLarge(tokens: number): RequestTooLargeError | undefined {
-    let tpm = 0;
-    let tpd = 0;
-    for (const a of this.accounts) {
-      if (!a.usable) continue;
-      if (tokens <= a.limits.tpm && tokens <= a.limits.tpd) return undefined;
-      tpm = Math.max(tpm, a.limits.tpm);
-      tpd = Math.max(tpd, a.limits.tpd);
-    }
-    return new RequestTooLargeError(
-      `The request reserves ${tokens} tokens (prompt estimate + max_tokens), more than any usable account allows (largest TPM ${tpm}, TPD ${tpd}): lower max_tokens or split the prompt`,
-      tokens,
-    );
-  }
-
   private checkIdle(): void {
     if (this.active !== 0 || this.inFlight !== 0) return;
     const waiters = this.idleWaiters;
@@ -600,10 +459,7 @@ export class Engine implements DispatchHost {
         job.state = 'between';
         this.fail(job, new PoolClosedError('The pool was closed before this request ran'));
       }
-      for (const a of this.accounts) {
-        if (a.pauseTimer !== undefined) this.clock.clearTimeout(a.pauseTimer);
-        a.pauseTimer = undefined;
-      }
+      this.control.close();
     }
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.store.close();

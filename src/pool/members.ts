@@ -46,6 +46,9 @@ export function newCounters(): Counters {
   };
 }
 
+/** The plain number counters. */
+export type CounterName = Exclude<keyof Counters, 'tooManyRequests'>;
+
 /** One API key in the pool. */
 export class KeyMember {
   disabled = false;
@@ -58,6 +61,18 @@ export class KeyMember {
     readonly account: AccountMember,
     readonly client: OpenAI,
   ) {}
+
+  /** Adds to a counter of this key and of its account. */
+  count(name: CounterName, by = 1): void {
+    this.counters[name] += by;
+    this.account.counters[name] += by;
+  }
+
+  /** Counts a 429 of this kind on this key and its account. */
+  count429(kind: keyof TooManyRequests): void {
+    this.counters.tooManyRequests[kind]++;
+    this.account.counters.tooManyRequests[kind]++;
+  }
 }
 
 /** Where the dispatcher keeps an account. */

@@ -1,4 +1,7 @@
 import type OpenAI from 'openai';
+import type { Fault } from '../kimi-errors.js';
+import type { Job } from './job.js';
+import type { KeyMember } from './members.js';
 
 /** What a scheduled task receives when its turn comes. */
 export interface TaskContext {
@@ -17,4 +20,49 @@ export interface TaskContext {
    * while a stream is read. Call the returned function once when done.
    */
   holdSlot(): () => void;
+}
+
+/** Frees a held slot: with the tokens used on success, or the error that ended it. */
+export type SlotRelease = (result?: { usedTokens?: number | undefined; error?: unknown }) => void;
+
+/** The context of one attempt. */
+export class Context implements TaskContext {
+  readonly attempt: number;
+
+  constructor(
+    private readonly job: Job,
+    readonly client: OpenAI,
+    readonly key: string,
+    readonly account: string,
+    private readonly controller: AbortController,
+    private readonly hold: (job: Job) => SlotRelease,
+  ) {
+    this.attempt = job.attempt;
+  }
+
+  /**
+   * Read lazily: Node makes an AbortController's signal on first use (~0.7 KB,
+   * ~4 µs), which a task that never reads it need not pay. An abort before the
+   * first read still gives an aborted signal (abort() makes it).
+   */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  holdSlot(): SlotRelease {
+    return this.hold(this.job);
+  }
+}
+
+/** The fault with the key's string replaced by its id, should the server have echoed the key. */
+export function withoutKey(fault: Fault | undefined, key: KeyMember): Fault | undefined {
+  const secret = key.client.apiKey;
+  if (fault === undefined || typeof secret !== 'string' || secret === '' || !fault.message.includes(secret)) return fault;
+  return { ...fault, message: fault.message.split(secret).join(key.id) };
+}
+
+/** `usage.total_tokens` of a response, if it has one. */
+export function usedTokensOf(value: unknown): number | undefined {
+  const usage = (value as { usage?: { total_tokens?: unknown } } | null | undefined)?.usage;
+  return typeof usage?.total_tokens === 'number' ? usage.total_tokens : undefined;
 }
