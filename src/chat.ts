@@ -8,7 +8,7 @@ import { InvalidRequestError } from './errors.js';
 import { rethrowMalformed } from './kimi-errors.js';
 import type { RequestOptions } from './options.js';
 import type { Engine } from './pool/engine.js';
-import type { TaskContext } from './pool/task-context.js';
+import { scrubKey, type TaskContext } from './pool/task-context.js';
 import { PooledStream } from './pooled-stream.js';
 import { estimatePromptTokens, maxTokensOf } from './tokens.js';
 
@@ -29,7 +29,15 @@ async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStr
   // any data reached the caller is retried like any other failed request.
   const first = await it.next().catch(rethrowMalformed);
   const release = ctx.holdSlot();
-  return new PooledStream(first, it, release, stream.controller, { key: ctx.key, account: ctx.account }, ctx.signal);
+  // Errors after the first chunk reach the caller inside a StreamError: never with the key in them.
+  const scrub = (error: unknown): never => {
+    throw scrubKey(error, ctx.client.apiKey ?? '', ctx.key);
+  };
+  const rest: AsyncIterator<ChatCompletionChunk> = {
+    next: () => it.next().catch(scrub),
+    return: async (value?: unknown) => (it.return !== undefined ? it.return(value) : { done: true, value: undefined }),
+  };
+  return new PooledStream(first, rest, release, stream.controller, { key: ctx.key, account: ctx.account }, ctx.signal);
 }
 
 /** Builds the chat front over an engine. */

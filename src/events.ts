@@ -99,8 +99,10 @@ export interface IdleEvent {
 
 /** Something the user should fix, said once. */
 export interface WarningEvent {
-  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost';
+  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error';
   readonly message: string;
+  /** The error behind it, for `store_unavailable` and `listener_error`. */
+  readonly error?: unknown;
 }
 
 /** The pool's events, each with one payload object. Events observe; options decide. */

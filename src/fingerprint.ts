@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A short, stable name for an API key that is safe to print: `sk-…a1b2` style,
+ * A short, stable name for an API key that is safe to print: `sk-…a1b2c3d4` style,
  * built from a hash so that it reveals nothing of the key itself.
  */
 export function fingerprint(key: string): string {
   const digest = createHash('sha256').update(key).digest('hex');
   const prefix = key.startsWith('sk-') ? 'sk-' : '';
-  return `${prefix}…${digest.slice(0, 6)}`;
+  // 8 hex digits (32 bits): two keys of 1,000 collide with odds of about 1 in 10,000.
+  return `${prefix}…${digest.slice(0, 8)}`;
 }

@@ -48,6 +48,27 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
   }
 
   /**
+   * Emits to the listeners; one that throws cannot break the pool (it emits in
+   * the middle of its own bookkeeping): the error is caught and reported as a
+   * `warning` event with code `listener_error`.
+   */
+  override emit<E extends EventEmitter.EventNames<KimiPoolEvents>>(event: E, ...args: EventEmitter.EventArgs<KimiPoolEvents, E>): boolean {
+    try {
+      return super.emit(event, ...args);
+    } catch (error) {
+      if (event !== 'warning') {
+        const message = `A listener of '${String(event)}' threw: ${error instanceof Error ? error.message : String(error)}`;
+        try {
+          super.emit('warning', { code: 'listener_error', message, error });
+        } catch {
+          // A throwing warning listener: nothing left to tell.
+        }
+      }
+      return true;
+    }
+  }
+
+  /**
    * Runs any call on a pooled key: `fn` gets the key's `openai` client when the
    * key's account can start it. Rejections from the API are handled as for
    * chat (bounce, failover, retry); other errors of `fn` reject as they are.

@@ -10,7 +10,7 @@ export type LimitOverrides = { readonly [K in keyof Limits]?: number };
 export interface KeyConfig extends LimitOverrides {
   /** The API key (`sk-...`). Never printed: see `id`. */
   readonly key: string;
-  /** A name for the key in events, stats and errors. @default its fingerprint, e.g. `sk-…3fa9c1` */
+  /** A name for the key in events, stats and errors. @default its fingerprint, e.g. `sk-…3fa9c1d2` */
   readonly id?: string;
   /**
    * The account (organisation) the key belongs to. Keys of one account share

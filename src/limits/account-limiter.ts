@@ -81,6 +81,17 @@ export class AccountLimiter {
     this.limitsNow = limits;
   }
 
+  /**
+   * Brings the recorded usage up to what the server says it counted (a TPM or
+   * TPD 429's "current"), so that a limit learned from the message, or usage
+   * by others on the account, holds from now on.
+   */
+  observe(now: number, dimension: 'tpm' | 'tpd', used: number): void {
+    const window = dimension === 'tpm' ? this.minute : this.day;
+    const have = window.sum(now, dimension === 'tpm' ? this.span : this.daySpan);
+    if (used > have) window.record(now, used - have);
+  }
+
   /** Starts within the window ending at `now` (for stats). */
   startsInWindow(now: number): number {
     return this.starts.countSince(now - this.span);

@@ -77,6 +77,9 @@ export class AccountControl {
     if (event.type === 'wake') return this.dispatcher.wake(account);
     if (event.type === 'limits') {
       account.limits = event.limits;
+      // What did not fit before may fit now, or fit nowhere: decide again.
+      account.neverFor = undefined;
+      this.dispatcher.pump();
       return;
     }
     // Another pool saw the 401 or the quota error: the same reaction as seeing it here.

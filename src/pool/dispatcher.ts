@@ -16,6 +16,11 @@ export interface DispatchHost {
   storeError(error: unknown, retryInMs: number): void;
 }
 
+interface WaitEntry {
+  readonly account: AccountMember;
+  readonly at: number;
+}
+
 const STORE_RETRY_MS = [50, 100, 200, 500, 1000, 2000, 5000];
 
 /**
@@ -31,7 +36,13 @@ export class Dispatcher {
   private readonly delayed = new MinHeap<Job>((a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq));
   private delayedLive = 0;
   private readonly ready = new Deque<AccountMember>();
-  private readonly waiting = new MinHeap<AccountMember>((a, b) => a.wakeAt < b.wakeAt);
+  /**
+   * Accounts waiting for a time. Entries carry their own time: an account can
+   * be woken early (a shared store's release) and parked again, so an entry
+   * whose time is no longer the account's is stale and skipped, and the heap
+   * never orders on a field that changes under it.
+   */
+  private readonly waiting = new MinHeap<WaitEntry>((a, b) => a.at < b.at);
   private timer: unknown;
   private timerAt = Infinity;
   private pumping = false;
@@ -214,7 +225,7 @@ export class Dispatcher {
     } else {
       account.place = 'waiting';
       account.wakeAt = now + answer;
-      this.waiting.push(account);
+      this.waiting.push({ account, at: account.wakeAt });
     }
   }
 
@@ -270,9 +281,10 @@ export class Dispatcher {
   }
 
   private wakeDue(now: number): void {
-    for (let a = this.waiting.peek(); a !== undefined && a.wakeAt <= now; a = this.waiting.peek()) {
+    for (let e = this.waiting.peek(); e !== undefined && e.at <= now; e = this.waiting.peek()) {
       this.waiting.pop();
-      if (a.place === 'waiting') {
+      const a = e.account;
+      if (a.place === 'waiting' && a.wakeAt === e.at) {
         a.place = 'ready';
         this.ready.push(a);
       }
@@ -293,8 +305,13 @@ export class Dispatcher {
     if (this.waitingJobs === 0) return this.clearTimer();
     let at = Infinity;
     if (this.queue.size > 0) {
-      const a = this.waiting.peek();
-      if (a !== undefined) at = a.wakeAt;
+      let e = this.waiting.peek();
+      // Drop stale entries so a superseded time does not set the timer.
+      while (e !== undefined && (e.account.place !== 'waiting' || e.account.wakeAt !== e.at)) {
+        this.waiting.pop();
+        e = this.waiting.peek();
+      }
+      if (e !== undefined) at = e.at;
     }
     const j = this.delayed.peek();
     if (j !== undefined && j.notBefore < at) at = j.notBefore;

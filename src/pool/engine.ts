@@ -209,11 +209,19 @@ export class Engine implements DispatchHost {
   /** Keeps the slot of a running job after it resolves (streams); returns its release. */
   private hold(job: Job): SlotRelease {
     job.held = true;
+    const attempt = job.attempt;
     let released = false;
     return (job.releaseHold = (result) => {
-      if (released) return;
+      // A release from an earlier attempt's task is stale.
+      if (released || job.attempt !== attempt) return;
       released = true;
-      const ok = result?.error === undefined;
+      if (job.state === 'running') {
+        // Released before the task settled: its settlement frees the slot as usual.
+        job.held = false;
+        return;
+      }
+      // A success only if the request itself succeeded (not aborted or timed out).
+      const ok = job.ok && result?.error === undefined;
       this.releaseSlot(job);
       this.cleanup(job);
       if (ok) this.succeededOn(job, result?.usedTokens);
@@ -277,8 +285,13 @@ export class Engine implements DispatchHost {
           account.limits = reaction.learned;
           void this.store.setLimits(account.id, reaction.learned);
         }
+        const current = fault.rateLimit?.current;
+        if ((dim === 'tpm' || dim === 'tpd') && current !== undefined) {
+          // "current" counts this request too: the rest is what the window already holds.
+          void this.store.observe?.(account.id, dim, Math.max(0, current - job.tokens));
+        }
         // Pause first: the release wakes the dispatcher, which must see the pause.
-        after(this.control.pause(account, reaction.pauseMs), () => this.releaseSlot(job));
+        this.releaseSlot(job, this.control.pause(account, reaction.pauseMs));
         job.bounces++;
         this.bounces++;
         if (this.events.listenerCount('ratelimited') > 0) {
@@ -353,7 +366,11 @@ export class Engine implements DispatchHost {
     this.dispatcher.requeue(job);
   }
 
-  private releaseSlot(job: Job): void {
+  /**
+   * Takes the slot off the job now (the job may start elsewhere at once); the
+   * store hears of the release after `first` settles (a pause must land first).
+   */
+  private releaseSlot(job: Job, first?: Awaitable<void>): void {
     if (!job.slot) return;
     job.slot = false;
     const account = job.account as AccountMember;
@@ -361,7 +378,12 @@ export class Engine implements DispatchHost {
     account.inFlight--;
     key.inFlight--;
     this.inFlight--;
-    const released = this.store.release(account.id, job.seq);
+    if (first instanceof Promise) after(first, () => this.giveBack(account, job.seq));
+    else this.giveBack(account, job.seq);
+  }
+
+  private giveBack(account: AccountMember, lease: number): void {
+    const released = this.store.release(account.id, lease);
     // No closure on the common synchronous path.
     if (released instanceof Promise) after(released, () => this.dispatcher.released(account));
     else this.dispatcher.released(account);
@@ -369,6 +391,7 @@ export class Engine implements DispatchHost {
 
   private resolve(job: Job, value: unknown): void {
     job.state = 'done';
+    job.ok = true;
     if (!job.held) this.cleanup(job);
     this.active--;
     this.succeeded++;

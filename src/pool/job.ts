@@ -31,6 +31,8 @@ export class Job implements Queueable {
   failure: KimiPoolError | undefined;
   /** True while the job holds a slot (concurrency) on `account`. */
   slot = false;
+  /** True once the request resolved with a value (as opposed to failing). */
+  ok = false;
   /** True when the task asked to keep its slot after resolving (a stream being read). */
   held = false;
   /** Frees a held slot; set by `holdSlot()`. */

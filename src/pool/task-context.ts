@@ -17,9 +17,10 @@ export interface TaskContext {
   readonly attempt: number;
   /**
    * Keeps the request's slot (concurrency) taken after the task resolves, e.g.
-   * while a stream is read. Call the returned function once when done.
+   * while a stream is read. Call the returned function once when done: with
+   * `{ usedTokens }` on success, `{ error }` when it failed (counted as such).
    */
-  holdSlot(): () => void;
+  readonly holdSlot: () => SlotRelease;
 }
 
 /** Frees a held slot: with the tokens used on success, or the error that ended it. */
@@ -49,8 +50,9 @@ export class Context implements TaskContext {
     return this.controller.signal;
   }
 
-  holdSlot(): SlotRelease {
-    return this.hold(this.job);
+  /** A getter returning a bound function, so `({ holdSlot }) => …` works and costs nothing unless read. */
+  get holdSlot(): () => SlotRelease {
+    return () => this.hold(this.job);
   }
 }
 
@@ -65,4 +67,12 @@ export function withoutKey(fault: Fault | undefined, key: KeyMember): Fault | un
 export function usedTokensOf(value: unknown): number | undefined {
   const usage = (value as { usage?: { total_tokens?: unknown } } | null | undefined)?.usage;
   return typeof usage?.total_tokens === 'number' ? usage.total_tokens : undefined;
+}
+
+/** The error, or a copy whose message names the key by its id, should the message hold the key. */
+export function scrubKey(error: unknown, secret: string, id: string): unknown {
+  if (!(error instanceof Error) || secret === '' || !error.message.includes(secret)) return error;
+  const copy = new Error(error.message.split(secret).join(id));
+  copy.name = error.name;
+  return copy;
 }

@@ -47,6 +47,11 @@ export interface LimitStore {
   pause(account: string, ms: number): Awaitable<void>;
   /** Replaces the account's limits (learned from a 429 message). */
   setLimits(account: string, limits: Limits): Awaitable<void>;
+  /**
+   * The server counted `used` tokens in the account's TPM or TPD window (from
+   * a 429's "current"): record at least that much. Optional.
+   */
+  observe?(account: string, dimension: 'tpm' | 'tpd', used: number): Awaitable<void>;
   usage(account: string): AccountUsage;
   close(): Awaitable<void>;
   /**

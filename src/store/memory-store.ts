@@ -35,6 +35,10 @@ export class MemoryStore implements LimitStore {
     this.limiter(account).setLimits(limits);
   }
 
+  observe(account: string, dimension: 'tpm' | 'tpd', used: number): void {
+    this.limiter(account).observe((this.clock as Clock).now(), dimension, used);
+  }
+
   usage(account: string): AccountUsage {
     const l = this.limiter(account);
     const now = (this.clock as Clock).now();

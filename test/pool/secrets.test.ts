@@ -50,6 +50,6 @@ describe('keys never leak', () => {
     for (const key of KEYS) expect(dump).not.toContain(key);
     expect(dump).not.toContain('SECRET');
     // errors still say which key: its fingerprint
-    expect((ts[1]?.error as KimiPoolError).key).toMatch(/^sk-…[0-9a-f]{6}$/);
+    expect((ts[1]?.error as KimiPoolError).key).toMatch(/^sk-…[0-9a-f]{8}$/);
   });
 });

@@ -13,11 +13,11 @@ export interface KimiError {
 }
 
 /**
- * Kimi's `ak-` id of a key as quoted in messages: `ak-` + 6 hex of sha256(key).
- * Same hash as `fingerprint()`, so `ak-abc123` matches `sk-…abc123`.
+ * Kimi's `ak-` id of a key as quoted in messages: `ak-` + 8 hex of sha256(key).
+ * Same hash as `fingerprint()`, so `ak-abc12345` matches `sk-…abc12345`.
  */
 export function akId(key: string): string {
-  return `ak-${createHash('sha256').update(key).digest('hex').slice(0, 6)}`;
+  return `ak-${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
 }
 
 /** JSON text of a Kimi error body: `{"error":{"type":...,"message":...}}` (no `code`). */

@@ -64,7 +64,7 @@ describe('content', () => {
   });
 
   it('derives ak ids from the same hash as fingerprints', () => {
-    expect(akId('sk-a1')).toMatch(/^ak-[0-9a-f]{6}$/);
+    expect(akId('sk-a1')).toMatch(/^ak-[0-9a-f]{8}$/);
     expect(fingerprint('sk-a1').endsWith(akId('sk-a1').slice(3))).toBe(true);
   });
 });
