@@ -1,14 +1,7 @@
-/** mulberry32: a small seeded PRNG, so randomised tests replay exactly. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded randomness for tests: the simulator's mulberry32, so randomised tests replay exactly. */
+import { createRandom } from '../../src/testing/simulator/random.js';
+
+export const seeded = createRandom;
 
 /** An integer in [min, max]. */
 export const between = (random: () => number, min: number, max: number): number => min + Math.floor(random() * (max - min + 1));

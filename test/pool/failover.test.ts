@@ -129,18 +129,20 @@ describe('no usable key left', () => {
     await expect(r.pool.schedule(() => 1)).rejects.toBeInstanceOf(NoUsableKeyError);
   });
 
-  it('a request in backoff when the last key dies rejects too (does not hang)', async () => {
-    // One key, two requests in flight: one gets a 500 (retry), the other a 401 (last key gone).
+  // One key, two requests in flight: one gets a 500 (retry), the other a 401 (the last key goes).
+  it.each([
+    ['a request in backoff when the last key dies', 50, 60],
+    ['a request that gets a transient fault after the last key died', 60, 50],
+  ])('%s rejects too (does not hang)', async (_, fiveHundredAfterMs, fourOhOneAfterMs) => {
     let calls = 0;
     const r = rig({
       accounts: [{ id: 'org-a', keys: [A1], limits: ROOMY }],
       pool: { retries: 3, retryBaseMs: 100 },
       fake: {
-        script: () => {
-          const n = calls++;
-          if (n === 0) return { status: 500, message: 'boom', delayMs: 50 };
-          return { status: 401, type: 'invalid_authentication_error', message: 'Invalid Authentication', delayMs: 60 };
-        },
+        script: () =>
+          calls++ === 0
+            ? { status: 500, message: 'boom', delayMs: fiveHundredAfterMs }
+            : { status: 401, type: 'invalid_authentication_error', message: 'Invalid Authentication', delayMs: fourOhOneAfterMs },
       },
     });
     const a = track(ask(r.pool, 'a'));
@@ -148,26 +150,6 @@ describe('no usable key left', () => {
     await settleAll(r.clock, [a, b], 10_000);
     expect(a.error).toBeInstanceOf(NoUsableKeyError);
     expect(b.error).toBeInstanceOf(NoUsableKeyError);
-  });
-
-  it('a request that gets a transient fault after the last key died rejects too (does not hang)', async () => {
-    let calls = 0;
-    const r = rig({
-      accounts: [{ id: 'org-a', keys: [A1], limits: ROOMY }],
-      pool: { retries: 3, retryBaseMs: 100 },
-      fake: {
-        script: () => {
-          const n = calls++;
-          if (n === 0) return { status: 500, message: 'boom', delayMs: 60 };
-          return { status: 401, type: 'invalid_authentication_error', message: 'Invalid Authentication', delayMs: 50 };
-        },
-      },
-    });
-    const a = track(ask(r.pool, 'a'));
-    const b = track(ask(r.pool, 'b'));
-    await settleAll(r.clock, [a, b], 10_000);
-    expect(b.error).toBeInstanceOf(NoUsableKeyError);
-    expect(a.error).toBeInstanceOf(NoUsableKeyError);
     expect(r.pool.stats()).toMatchObject({ inFlight: 0, queued: 0, failed: 2 });
   });
 });
