@@ -24,7 +24,8 @@ export type KimiPoolErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_REQUEST_TIMEOUT'
   | 'ERR_POOL_CLOSED'
-  | 'ERR_NO_USABLE_KEY';
+  | 'ERR_NO_USABLE_KEY'
+  | 'ERR_STORE';
 
 /** Where and how an API call failed. */
 export interface ErrorDetails {
@@ -192,6 +193,13 @@ export class PoolClosedError extends KimiPoolError {
 export class NoUsableKeyError extends KimiPoolError {
   constructor(message: string) {
     super('ERR_NO_USABLE_KEY', message);
+  }
+}
+
+/** The limit store failed in a way retrying cannot mend (e.g. `kimi-pool/redis` without ioredis). */
+export class StoreError extends KimiPoolError {
+  constructor(message: string, cause: unknown) {
+    super('ERR_STORE', message, { cause });
   }
 }
 

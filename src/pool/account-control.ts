@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../clock.js';
-import { NoUsableKeyError, RequestTooLargeError } from '../errors.js';
+import { type KimiPoolError, NoUsableKeyError, RequestTooLargeError } from '../errors.js';
 import type { KimiPoolEvents } from '../events.js';
 import type { Fault } from '../kimi-errors.js';
 import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
@@ -13,8 +13,8 @@ import type { AccountMember, KeyMember } from './members.js';
  * the moment no usable key is left.
  */
 export class AccountControl {
-  /** Set once no usable key is left; every request from then on fails with it. */
-  dead: NoUsableKeyError | undefined;
+  /** Set once nothing can run any more (no usable key, or a broken store); every request from then on fails with it. */
+  dead: KimiPoolError | undefined;
   private closed = false;
 
   constructor(
@@ -23,8 +23,8 @@ export class AccountControl {
     private readonly store: LimitStore,
     private readonly clock: Clock,
     private readonly events: EventEmitter<KimiPoolEvents>,
-    /** Called once when the last usable key goes. */
-    private readonly onDead: (error: NoUsableKeyError) => void,
+    /** Called once when nothing can run any more. */
+    private readonly onDead: (error: KimiPoolError) => void,
   ) {}
 
   /** Pauses an account for `ms` (a 429 said so); `cooldown-end` fires when it ends. */
@@ -131,7 +131,13 @@ export class AccountControl {
   private checkUsable(): void {
     if (this.dead !== undefined || this.accounts.some((a) => a.usable)) return;
     const reasons = this.accounts.map((a) => `${a.id}: ${a.disabledReason ?? a.keys.map((k) => `${k.id} ${k.disabledReason ?? ''}`.trim()).join(', ')}`);
-    this.dead = new NoUsableKeyError(`No usable key left: every key is revoked or its account disabled (${reasons.join('; ')})`);
-    this.onDead(this.dead);
+    this.fatal(new NoUsableKeyError(`No usable key left: every key is revoked or its account disabled (${reasons.join('; ')})`));
+  }
+
+  /** Nothing can run any more: the first cause wins. */
+  fatal(error: KimiPoolError): void {
+    if (this.dead !== undefined) return;
+    this.dead = error;
+    this.onDead(error);
   }
 }

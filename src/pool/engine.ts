@@ -6,12 +6,12 @@ import type { ResolvedConfig } from '../config.js';
 import {
   InvalidRequestError,
   KimiPoolError,
-  NoUsableKeyError,
   PoolClosedError,
   RateLimitError,
   RequestAbortedError,
   RequestTimeoutError,
   RequestTooLargeError,
+  StoreError,
 } from '../errors.js';
 import type { KimiPoolEvents } from '../events.js';
 import { classifyError, type Fault } from '../kimi-errors.js';
@@ -81,7 +81,7 @@ export class Engine implements DispatchHost {
     this.control = new AccountControl(this.accounts, this.dispatcher, this.store, this.clock, events, () => {
       for (const job of this.dispatcher.drainAll()) {
         job.state = 'between';
-        this.fail(job, this.control.dead as NoUsableKeyError);
+        this.fail(job, this.control.dead as KimiPoolError);
       }
     });
     this.store.listen?.((event) => this.control.storeEvent(event));
@@ -198,9 +198,14 @@ export class Engine implements DispatchHost {
 
   /** DispatchHost: the store failed; the dispatcher tries again later. */
   storeError(error: unknown, retryInMs: number): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if ((error as { permanent?: unknown } | null)?.permanent === true) {
+      // Retrying cannot help: fail what waits, and what comes, with one clear error.
+      this.control.fatal(new StoreError(`The limit store cannot work: ${message}`, error));
+      return;
+    }
     if (this.events.listenerCount('warning') > 0) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.events.emit('warning', { code: 'store_unavailable', message: `Limit store failed (${message}); trying again in ${retryInMs} ms` });
+      this.events.emit('warning', { code: 'store_unavailable', message: `Limit store failed (${message}); trying again in ${retryInMs} ms`, error });
     }
   }
 

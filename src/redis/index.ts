@@ -5,3 +5,4 @@
 export { RedisStore, redisStore } from './redis-store.js';
 export type { RedisStoreOptions } from './options.js';
 export type { RedisClientLike, RedisSubscriberLike } from './redis-client.js';
+export { RedisStoreError } from './errors.js';

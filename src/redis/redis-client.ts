@@ -5,6 +5,8 @@
  * is given a `url`, so `kimi-pool` without `kimi-pool/redis` never needs it.
  */
 
+import { RedisStoreError } from './errors.js';
+
 /** A listener as Node's EventEmitter takes it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Listener = (...args: any[]) => void;
@@ -51,7 +53,7 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
   try {
     ({ Redis } = await import('ioredis'));
   } catch (error) {
-    throw new Error('kimi-pool/redis needs the `ioredis` package for `url`: npm install ioredis (or pass your own `client`)', { cause: error });
+    throw new RedisStoreError('kimi-pool/redis needs the ioredis package: npm install ioredis (or pass your own `client`)', { permanent: true, cause: error });
   }
   const client = new Redis(url, {
     lazyConnect: true,

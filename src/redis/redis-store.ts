@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { NEVER, type AccountUsage, type DisabledInfo, type LimitStore, type StoreContext, type StoreEvent } from '../store/limit-store.js';
 import { WINDOWS_PER_DAY, type Limits } from '../tiers.js';
+import { RedisStoreError, isPermanent, isPermanentReply, storeError } from './errors.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { connectRedis, connectSubscriber, isNoScript, type OwnedClient, type RedisClientLike, type RedisSubscriberLike } from './redis-client.js';
-import { ACQUIRE, DISABLE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, parseReply, type Reply, type Script } from './scripts.js';
+import { ACQUIRE, DISABLE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, decodeLimits, encodeLimits, parseReply, type Reply, type Script } from './scripts.js';
 
 /** One account as this pool sees it in Redis. */
 interface AccountState {
@@ -26,8 +27,6 @@ interface AccountState {
   /** Lease members this pool holds, by the pool's lease id (oldest first). */
   readonly held: Map<number, string[]>;
   heldCount: number;
-  /** Grants asked for whose answer is not known yet (a retry reuses the member: no double count). */
-  readonly pending: Map<number, { readonly member: string; readonly at: number }>;
   /** Disabled fields already reported. */
   readonly seen: Set<string>;
   lostWarned: string;
@@ -36,16 +35,6 @@ interface AccountState {
 
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000, 10_000];
 const noop = (): void => undefined;
-
-function encodeLimits(l: Limits): string {
-  const f = (n: number): number => (Number.isFinite(n) ? n : -1);
-  return `${f(l.concurrency)},${f(l.rpm)},${f(l.tpm)},${f(l.tpd)}`;
-}
-
-function decodeLimits(s: string): Limits {
-  const [concurrency = -1, rpm = -1, tpm = -1, tpd = -1] = s.split(',').map((v) => (Number(v) < 0 ? Infinity : Number(v)));
-  return { concurrency, rpm, tpm, tpd };
-}
 
 /**
  * Account limits kept in Redis, shared by every pool (process, machine) that
@@ -75,6 +64,8 @@ export class RedisStore implements LimitStore {
   private restampAfterMs = 10;
   private ttl = 0;
   private seq = 0;
+  /** The last acquire failed: Redis may have granted it and the answer been lost. Its retry reuses the member. */
+  private lost: { readonly account: string; readonly lease: number; readonly cost: number; readonly member: string } | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private startError: unknown;
   private started: Promise<void> | undefined;
@@ -104,7 +95,7 @@ export class RedisStore implements LimitStore {
       const cfg = encodeLimits(a.limits);
       this.accounts.set(a.id, {
         id: a.id, keys: accountKeys(this.prefix, a.id), cfg, lim: cfg, epoch: '', dv: '', synced: false,
-        pauseUntil: -Infinity, wakes: 0, full: false, held: new Map(), heldCount: 0, pending: new Map(), seen: new Set(),
+        pauseUntil: -Infinity, wakes: 0, full: false, held: new Map(), heldCount: 0, seen: new Set(),
         lostWarned: '', snap: { at: 0, reply: undefined },
       });
     }
@@ -119,8 +110,8 @@ export class RedisStore implements LimitStore {
       try {
         this.client = this.owned = await connectRedis(url as string, { commandTimeoutMs: this.options.commandTimeoutMs });
       } catch (error) {
-        this.startError = error;
-        throw error;
+        // No ioredis (or it refused the URL): nothing will ever run. Every call rejects with this.
+        throw (this.startError = storeError('creating the ioredis client', error, true));
       }
     }
     this.client.on?.('ready', this.onReady);
@@ -134,33 +125,39 @@ export class RedisStore implements LimitStore {
     this.timer.unref();
     if (this.owned !== undefined) {
       // If Redis is down the client keeps reconnecting; decisions fail fast and the pool retries them.
-      await this.owned.connect();
+      await this.owned.connect().catch((error: unknown) => Promise.reject(storeError('connect', error, false)));
     }
     await Promise.all([...this.accounts.values()].map((a) => this.sync(a)));
   }
 
   async acquire(account: string, tokens: number, lease: number): Promise<number> {
     const a = this.account(account);
-    if (!a.synced) await this.sync(a);
     const clock = this.clock as Clock;
-    let p = a.pending.get(lease);
-    if (p === undefined) {
-      p = { member: `${this.workerId}:${lease}:${(++this.seq).toString(36)}`, at: clock.now() };
-      a.pending.set(lease, p);
-    }
-    const wakes = a.wakes;
-    const asked = clock.now();
-    const pauseMs = Math.max(0, Math.ceil(a.pauseUntil - asked));
     const cost = Math.ceil(tokens);
-    const r = await this.call(ACQUIRE, a, [cost, p.member, this.leaseMs, this.granularity, pauseMs, this.pollMs]);
-    a.pending.delete(lease);
+    // Only the next call, if it retries the failed one (same lease, account, tokens), reuses its member: the script
+    // gives back a grant whose answer was lost and decides again. Other calls ask anew (a lost grant then expires).
+    const last = this.lost;
+    this.lost = undefined;
+    const reuse = last !== undefined && last.account === account && last.lease === lease && last.cost === cost;
+    const member = reuse ? last.member : `${this.workerId}:${lease}:${(++this.seq).toString(36)}`;
+    let r: Reply, asked: number, wakes: number;
+    try {
+      if (!a.synced) await this.sync(a);
+      wakes = a.wakes;
+      asked = clock.now();
+      const pauseMs = Math.max(0, Math.ceil(a.pauseUntil - asked));
+      r = await this.call(ACQUIRE, a, [cost, member, this.leaseMs, this.granularity, pauseMs, this.pollMs]);
+    } catch (error) {
+      this.lost = { account, lease, cost, member };
+      throw error;
+    }
     a.full = r.status === 1 && r.concurrencyFull;
     switch (r.status) {
       case 0:
-        this.hold(a, lease, p.member);
+        this.hold(a, lease, member);
         // Granted at the server's time, but the request leaves only now: if the answer took long
         // to be read, count the start from now so that the margin need not cover the delay.
-        if (clock.now() - asked > this.restampAfterMs) this.run(RESTAMP, a, [p.member, cost]).catch(noop);
+        if (clock.now() - asked > this.restampAfterMs) this.run(RESTAMP, a, [member, cost]).catch(noop);
         return 0;
       case 2:
         return NEVER;
@@ -262,12 +259,10 @@ export class RedisStore implements LimitStore {
     a.heldCount++;
   }
 
-  /** Renews this pool's leases; drops grants whose answer never came (they expire in Redis). */
+  /** Renews this pool's leases. */
   private tick(): void {
-    const now = (this.clock as Clock).now();
     for (const a of this.accounts.values()) {
       if (a.heldCount > 0) this.renew(a).catch(noop);
-      for (const [lease, p] of a.pending) if (now - p.at > 2 * this.leaseMs) a.pending.delete(lease);
     }
     if (this.sub !== undefined && !this.subscribed) this.subscribe();
   }
@@ -316,28 +311,37 @@ export class RedisStore implements LimitStore {
 
   /** Runs a per-account script and learns from its answer. */
   private async call(script: Script, a: AccountState, extra: readonly (string | number)[]): Promise<Reply> {
-    const r = parseReply(await this.run(script, a, extra));
+    const raw = await this.run(script, a, extra);
+    let r: Reply;
+    try {
+      r = parseReply(raw);
+    } catch (error) {
+      // Not a script's answer: not a Redis, or a client or proxy that changes replies. Asking again gets the same.
+      throw storeError(script.name, error, true);
+    }
     this.absorb(a, r);
     return r;
   }
 
+  /** Runs a script. Rejects with a {@link RedisStoreError}, `permanent` when no retry can help. */
   private async run(script: Script, a: AccountState, extra: readonly (string | number)[]): Promise<unknown> {
     const client = this.client;
     if (client === undefined) {
-      const why = this.startError instanceof Error ? this.startError.message : 'init() has not run';
-      throw new Error(`Redis store: no client (${why})`, { cause: this.startError });
+      if (this.startError !== undefined) throw this.startError;
+      throw new RedisStoreError('Redis store: init() has not run', { permanent: true });
     }
     const args: (string | number)[] = [...a.keys, a.epoch, a.cfg, this.span, this.daySpan, this.ttl, a.dv, ...extra];
     try {
-      try {
-        return await client.evalsha(script.sha, a.keys.length, ...args);
-      } catch (error) {
-        // First use on this server, or it restarted: EVAL loads the script.
-        if (!isNoScript(error)) throw error;
-        return await client.eval(script.lua, a.keys.length, ...args);
-      }
+      return await client.evalsha(script.sha, a.keys.length, ...args);
     } catch (error) {
-      throw new Error(`Redis store: ${script.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      if (!isNoScript(error)) throw storeError(script.name, error);
+    }
+    // First use on this server, or it restarted: EVAL loads the script. A server that answers
+    // NOSCRIPT here too, or has no EVAL, will never run it.
+    try {
+      return await client.eval(script.lua, a.keys.length, ...args);
+    } catch (error) {
+      throw storeError(script.name, error, isNoScript(error) || isPermanentReply(error));
     }
   }
 
@@ -391,11 +395,11 @@ export class RedisStore implements LimitStore {
 
   /** A write that must reach Redis eventually: tried now, then again in the background. Never rejects. */
   private persist(op: () => Promise<unknown>): Promise<void> {
-    const again = (n: number): void => {
-      if (this.closed || n >= RETRY_MS.length) return;
-      setTimeout(() => op().then(noop, () => again(n + 1)), RETRY_MS[n]).unref();
+    const again = (n: number, error: unknown): void => {
+      if (this.closed || n >= RETRY_MS.length || isPermanent(error)) return;
+      setTimeout(() => op().then(noop, (e: unknown) => again(n + 1, e)), RETRY_MS[n]).unref();
     };
-    return op().then(noop, () => again(0));
+    return op().then(noop, (e: unknown) => again(0, e));
   }
 
   private account(id: string): AccountState {

@@ -10,7 +10,8 @@
  *             window), dtot (tokens in the TPD window), off (account disabled),
  *             k:<key id> (key disabled)
  *   s   zset  request starts: member = lease member, score = server ms
- *   t   zset  TPM reservations: member = "<lease member>|<tokens>", score = server ms
+ *   t   zset  TPM reservations: member = "<lease member>|<tokens>" (or "lost:<time>|<tokens>",
+ *             tokens of the total whose entries were lost), score = server ms
  *   d   zset  TPD buckets: member = bucket index, score = last reservation in it
  *   dt  hash  TPD bucket index -> tokens
  *   l   zset  in-flight leases: member = "<worker>:<lease>:<n>", score = expiry server ms
@@ -21,6 +22,7 @@
  * with the disabled pairs only when the caller's `dv` is out of date.
  */
 import { createHash } from 'node:crypto';
+import type { Limits } from '../tiers.js';
 
 /** A script and its SHA1, for EVALSHA. */
 export interface Script {
@@ -146,6 +148,13 @@ const FIRST = 7;
  * (status 1), never (2: more tokens than TPM or TPD) or disabled (3).
  * ARGV: tokens, member, leaseMs, granularity, pauseMs (a pause this worker
  * knows of, carried along in case its own pause write failed), pollMs.
+ *
+ * A member already recorded is a grant whose answer was lost (timeout,
+ * dropped connection): the worker asks again with the same member only to
+ * retry that call, so the request never left. The grant is given back and the
+ * decision made again: started, it counts from now (a start kept at the lost
+ * grant's time would leave the windows early); paused, disabled or full
+ * meanwhile, it waits, and nothing of it stays recorded.
  */
 export const ACQUIRE = script(
   'acquire',
@@ -153,6 +162,7 @@ export const ACQUIRE = script(
 local tokens, member = tonumber(ARGV[${FIRST}]), ARGV[${FIRST + 1}]
 local leasems, gran = tonumber(ARGV[${FIRST + 2}]), tonumber(ARGV[${FIRST + 3}])
 local pausems, poll = tonumber(ARGV[${FIRST + 4}]), tonumber(ARGV[${FIRST + 5}])
+local tmember = member .. '|' .. tokens
 local epoch, lost = ensure()
 prune()
 local pause = tonumber(redis.call('HGET', m, 'pause') or '0')
@@ -161,14 +171,116 @@ if pausems > 0 and now + pausems > pause then
   redis.call('HSET', m, 'pause', pause)
 end
 local conc, rpm, tpm, tpd = limits(redis.call('HGET', m, 'lim') or cfg)
+
+-- Undoes a grant of this member whose answer was lost (see above).
+local function give_back()
+  local lease = redis.call('ZSCORE', kl, member)
+  local s = redis.call('ZSCORE', ks, member)
+  local t = redis.call('ZSCORE', kt, tmember)
+  if not (lease or s or t) then return end
+  -- When it was granted: its start or reservation, else its lease (never renewed: never answered).
+  local at = tonumber(s or t or (tonumber(lease) - leasems))
+  redis.call('ZREM', kl, member)
+  redis.call('ZREM', ks, member)
+  if redis.call('ZREM', kt, tmember) == 1 then redis.call('HINCRBY', m, 'tt', -tokens) end
+  if tpd ~= math.huge then
+    local b = tostring(math.floor(at / gran))
+    local have = tonumber(redis.call('HGET', kdt, b) or '0')
+    local back = math.min(have, tokens)
+    if back > 0 then
+      if back == have then
+        redis.call('HDEL', kdt, b)
+        redis.call('ZREM', kd, b)
+      else
+        redis.call('HINCRBY', kdt, b, -back)
+      end
+      redis.call('HINCRBY', m, 'dtot', -back)
+    end
+  end
+end
+
+-- The running totals (tt, dtot) outgrew their sets: some entries are gone
+-- (a key evicted or deleted while the hash survived). Their tokens were
+-- reserved at some time up to now, so they are recorded again as reserved now
+-- (as after a state loss: they count one more window, never less), which
+-- brings the total and the set back in step.
+local function heal_tpm()
+  local held = 0
+  for _, e in ipairs(redis.call('ZRANGE', kt, 0, -1)) do held = held + tokens_of(e) end
+  local gone = tonumber(redis.call('HGET', m, 'tt') or '0') - held
+  if gone > 0 and redis.call('ZADD', kt, now, 'lost:' .. tm[1] .. '.' .. tm[2] .. '|' .. string.format('%d', gone)) == 1 then
+    held = held + gone
+  end
+  redis.call('HSET', m, 'tt', held)
+end
+
+local function heal_tpd()
+  for _, b in ipairs(redis.call('ZRANGE', kd, 0, -1)) do
+    if redis.call('HEXISTS', kdt, b) == 0 then redis.call('ZREM', kd, b) end
+  end
+  local held, expired = 0, 0
+  local all = redis.call('HGETALL', kdt)
+  for i = 1, #all, 2 do
+    local b, v = all[i], tonumber(all[i + 1]) or 0
+    if redis.call('ZSCORE', kd, b) then
+      held = held + v
+    else
+      -- Its index entry is gone: the bucket's index tells when its last reservation was, at the latest.
+      local bi = tonumber(b)
+      local last = now
+      if bi then last = math.min(now, math.ceil((bi + 1) * gran)) end
+      if last > now - dayspan then
+        redis.call('ZADD', kd, last, b)
+        held = held + v
+      else
+        redis.call('HDEL', kdt, b)
+        expired = expired + v
+      end
+    end
+  end
+  local gone = tonumber(redis.call('HGET', m, 'dtot') or '0') - expired - held
+  if gone > 0 then
+    local b = tostring(math.floor(now / gran))
+    redis.call('HINCRBY', kdt, b, gone)
+    redis.call('ZADD', kd, now, b)
+    held = held + gone
+  end
+  redis.call('HSET', m, 'dtot', held)
+end
+
+-- Earliest time at which the reserved tokens leave room for this request
+-- (0 = now): walks the reservations from the oldest until enough will have
+-- expired. A walk that runs out means the total outgrew the set: heal it and
+-- walk again, never grant on it.
+local function free_at(limit, total, key, span_, heal, weight)
+  for pass = 1, 2 do
+    local excess = tonumber(redis.call('HGET', m, total) or '0') + tokens - limit
+    if excess <= 0 then return 0 end
+    local i = 0
+    while true do
+      local page = redis.call('ZRANGE', key, i, i + 99, 'WITHSCORES')
+      if #page == 0 then break end
+      for j = 1, #page, 2 do
+        excess = excess - weight(page[j])
+        if excess <= 0 then return tonumber(page[j + 1]) + span_ end
+      end
+      i = i + 100
+    end
+    if pass == 1 then heal() end
+  end
+  return now + span_
+end
+
+local function bucket_tokens(b)
+  return tonumber(redis.call('HGET', kdt, b) or '0')
+end
+
+give_back()
 local status, wait, cfull = 0, 0, 0
 if redis.call('HEXISTS', m, 'off') == 1 then
   status = 3
 elseif tokens > tpm or tokens > tpd then
   status = 2
-elseif redis.call('ZSCORE', kl, member) then
-  -- The same grant asked again: its answer was lost (timeout, dropped connection).
-  redis.call('ZADD', kl, now + leasems, member)
 else
   local n = redis.call('ZCARD', kl)
   if n >= conc then
@@ -189,45 +301,19 @@ else
       end
     end
     if tpm ~= math.huge then
-      local excess = tonumber(redis.call('HGET', m, 'tt') or '0') + tokens - tpm
-      local i = 0
-      while excess > 0 do
-        local page = redis.call('ZRANGE', kt, i, i + 99, 'WITHSCORES')
-        if #page == 0 then break end
-        for j = 1, #page, 2 do
-          excess = excess - tokens_of(page[j])
-          if excess <= 0 then
-            local t = tonumber(page[j + 1]) + span
-            if t > at then at = t end
-            break
-          end
-        end
-        i = i + 100
-      end
+      local t = free_at(tpm, 'tt', kt, span, heal_tpm, tokens_of)
+      if t > at then at = t end
     end
     if tpd ~= math.huge then
-      local excess = tonumber(redis.call('HGET', m, 'dtot') or '0') + tokens - tpd
-      local i = 0
-      while excess > 0 do
-        local page = redis.call('ZRANGE', kd, i, i + 99, 'WITHSCORES')
-        if #page == 0 then break end
-        for j = 1, #page, 2 do
-          excess = excess - tonumber(redis.call('HGET', kdt, page[j]) or '0')
-          if excess <= 0 then
-            local t = tonumber(page[j + 1]) + dayspan
-            if t > at then at = t end
-            break
-          end
-        end
-        i = i + 100
-      end
+      local t = free_at(tpd, 'dtot', kd, dayspan, heal_tpd, bucket_tokens)
+      if t > at then at = t end
     end
     if at > now then
       status, wait = 1, math.ceil(at - now)
     else
       redis.call('ZADD', kl, now + leasems, member)
       if rpm ~= math.huge then redis.call('ZADD', ks, now, member) end
-      if tpm ~= math.huge and redis.call('ZADD', kt, now, member .. '|' .. tokens) == 1 then
+      if tpm ~= math.huge and redis.call('ZADD', kt, now, tmember) == 1 then
         redis.call('HINCRBY', m, 'tt', tokens)
       end
       if tpd ~= math.huge then
@@ -343,6 +429,17 @@ touch()
 return reply(0, 0, 0, epoch, lost)
 `,
 );
+
+/** Limits as the scripts take them: "concurrency,rpm,tpm,tpd", -1 for unlimited. */
+export function encodeLimits(l: Limits): string {
+  const f = (n: number): number => (Number.isFinite(n) ? n : -1);
+  return `${f(l.concurrency)},${f(l.rpm)},${f(l.tpm)},${f(l.tpd)}`;
+}
+
+export function decodeLimits(s: string): Limits {
+  const [concurrency = -1, rpm = -1, tpm = -1, tpd = -1] = s.split(',').map((v) => (Number(v) < 0 ? Infinity : Number(v)));
+  return { concurrency, rpm, tpm, tpd };
+}
 
 /** The Redis keys of one account, in the order the scripts take them. */
 export function accountKeys(prefix: string, account: string): string[] {

@@ -223,3 +223,31 @@ describe('a stream that breaks with the key in its error', () => {
     await pool.close();
   });
 });
+
+describe('a store that can never work', () => {
+  it('fails what waits and what comes with one StoreError instead of retrying forever', async () => {
+    const clock = new ManualClock();
+    const broken = Object.assign(new Error('kimi-pool/redis needs the ioredis package'), { permanent: true });
+    const inner = new MemoryStore();
+    const store: LimitStore = {
+      init: (c) => {
+        inner.init(c);
+        return Promise.reject(broken);
+      },
+      acquire: () => Promise.reject(broken),
+      release: () => undefined,
+      pause: () => undefined,
+      setLimits: () => undefined,
+      usage: (a) => inner.usage(a),
+      close: () => undefined,
+    };
+    const pool = new KimiPool({ keys: A, clock, store });
+    const warnings: string[] = [];
+    pool.on('warning', (w) => warnings.push(w.code));
+    const queued = track(pool.schedule(async () => 'never'));
+    await clock.advance(0);
+    expect(queued.error).toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining('needs the ioredis package'), cause: broken });
+    await expect(pool.schedule(async () => 'later')).rejects.toMatchObject({ code: 'ERR_STORE' });
+    expect(warnings).toEqual([]);
+  });
+});
