@@ -4,6 +4,7 @@ import { type KimiPoolError, NoUsableKeyError, RequestTooLargeError } from '../e
 import type { KimiPoolEvents } from '../events.js';
 import type { Fault } from '../kimi-errors.js';
 import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
+import { quiet } from './awaitable.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { AccountMember, KeyMember } from './members.js';
 
@@ -51,7 +52,7 @@ export class AccountControl {
     key.disabled = true;
     key.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
     this.events.emit('key-disabled', { key: key.id, account: key.account.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
-    void this.store.disable?.({ scope: 'key', account: key.account.id, key: key.id, status: fault.status, kimiType: fault.kimiType });
+    quiet(this.store.disable?.({ scope: 'key', account: key.account.id, key: key.id, status: fault.status, kimiType: fault.kimiType }));
     if (!key.account.usable) this.dispatcher.kill(key.account);
     this.checkUsable();
   }
@@ -62,7 +63,7 @@ export class AccountControl {
     account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
     this.dispatcher.kill(account);
     this.events.emit('account-disabled', { account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
-    void this.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType });
+    quiet(this.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType }));
     this.checkUsable();
   }
 

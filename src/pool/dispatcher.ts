@@ -4,6 +4,7 @@ import { JobQueue } from '../queue/job-queue.js';
 import { MinHeap } from '../queue/min-heap.js';
 import { NEVER, type LimitStore } from '../store/limit-store.js';
 import type { Job } from './job.js';
+import { quiet } from './awaitable.js';
 import type { AccountMember } from './members.js';
 
 /** What the dispatcher asks of the pool. */
@@ -240,7 +241,7 @@ export class Dispatcher {
         this.storeFailures = 0;
         if (job.state !== 'queued' || this.closed || !account.usable) {
           // Aborted, closed or the account disabled while the store decided: give back what it granted.
-          if (wait === 0) void this.store.release(account.id, job.seq);
+          if (wait === 0) quiet(this.store.release(account.id, job.seq));
           if (job.state === 'queued') this.queue.pushBack(job);
           this.ready.push(account);
         } else if (wait === NEVER) {

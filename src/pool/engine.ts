@@ -24,16 +24,11 @@ import { Job } from './job.js';
 import { AccountMember, KeyMember } from './members.js';
 import { errorFor, reactionTo } from './reactions.js';
 import { AccountControl } from './account-control.js';
+import { after, quiet } from './awaitable.js';
 import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext } from './task-context.js';
 
 /** Errors a failed attempt is rejected with when p-retry should run another. */
 const retrying = new WeakSet<object>();
-
-/** Runs `fn` now if `value` is not a promise, else once it settles. */
-function after(value: Awaitable<unknown>, fn: () => void): void {
-  if (value instanceof Promise) value.then(fn, fn);
-  else fn();
-}
 
 /**
  * Runs jobs: starts them where the dispatcher says, reads each failure the
@@ -162,7 +157,9 @@ export class Engine implements DispatchHost {
     job.state = 'running';
     job.startedAt = now;
     job.held = false;
+    job.releaseHold = undefined;
     job.slot = true;
+    job.run++;
     account.inFlight++;
     key.inFlight++;
     this.inFlight++;
@@ -209,16 +206,17 @@ export class Engine implements DispatchHost {
     }
   }
 
-  private readonly holdFor = (job: Job): SlotRelease => this.hold(job);
+  private readonly holdFor = (job: Job, run: number): SlotRelease => this.hold(job, run);
 
   /** Keeps the slot of a running job after it resolves (streams); returns its release. */
-  private hold(job: Job): SlotRelease {
+  private hold(job: Job, run: number): SlotRelease {
+    // A task of an earlier run (bounced, failed over, retried) holds nothing now.
+    if (run !== job.run) return () => undefined;
     job.held = true;
-    const attempt = job.attempt;
     let released = false;
     return (job.releaseHold = (result) => {
-      // A release from an earlier attempt's task is stale.
-      if (released || job.attempt !== attempt) return;
+      // A release from an earlier run's task is stale.
+      if (released || job.run !== run) return;
       released = true;
       if (job.state === 'running') {
         // Released before the task settled: its settlement frees the slot as usual.
@@ -288,12 +286,12 @@ export class Engine implements DispatchHost {
         account.rateLimitStreak++;
         if (reaction.learned !== undefined) {
           account.limits = reaction.learned;
-          void this.store.setLimits(account.id, reaction.learned);
+          quiet(this.store.setLimits(account.id, reaction.learned));
         }
         const current = fault.rateLimit?.current;
         if ((dim === 'tpm' || dim === 'tpd') && current !== undefined) {
           // "current" counts this request too: the rest is what the window already holds.
-          void this.store.observe?.(account.id, dim, Math.max(0, current - job.tokens));
+          quiet(this.store.observe?.(account.id, dim, Math.max(0, current - job.tokens)));
         }
         // Pause first: the release wakes the dispatcher, which must see the pause.
         this.releaseSlot(job, this.control.pause(account, reaction.pauseMs));

@@ -15,6 +15,8 @@ export class Job implements Queueable {
   state: JobState = 'between';
   /** p-retry's attempt number (1 = first try). */
   attempt = 0;
+  /** Runs started (attempts and bounces alike): tells a task's late calls from the current run's. */
+  run = 0;
   /** Times put back after a 429 rate_limit_reached_error or a failover. */
   bounces = 0;
   /** Earliest start (clock time), after a backoff. */

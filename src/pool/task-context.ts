@@ -36,10 +36,14 @@ export class Context implements TaskContext {
     readonly key: string,
     readonly account: string,
     private readonly controller: AbortController,
-    private readonly hold: (job: Job) => SlotRelease,
+    private readonly hold: (job: Job, run: number) => SlotRelease,
   ) {
     this.attempt = job.attempt;
+    this.run = job.run;
   }
+
+  /** The job's run this context belongs to: a late call from an earlier run holds nothing. */
+  private readonly run: number;
 
   /**
    * Read lazily: Node makes an AbortController's signal on first use (~0.7 KB,
@@ -52,7 +56,7 @@ export class Context implements TaskContext {
 
   /** A getter returning a bound function, so `({ holdSlot }) => …` works and costs nothing unless read. */
   get holdSlot(): () => SlotRelease {
-    return () => this.hold(this.job);
+    return () => this.hold(this.job, this.run);
   }
 }
 

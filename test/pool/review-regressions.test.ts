@@ -251,3 +251,98 @@ describe('a store that can never work', () => {
     expect(warnings).toEqual([]);
   });
 });
+
+describe('a task of an earlier run (bounced or failed over) that holds or releases late', () => {
+  it('cannot free the slot of the run that replaced it', async () => {
+    const clock = new ManualClock();
+    const pool = new KimiPool({
+      keys: [
+        { key: A, account: 'A' },
+        { key: B, account: 'B' },
+      ],
+      accounts: { A: { concurrency: 1, rpm: 100 }, B: { concurrency: 1, rpm: 100 } },
+      clock,
+    });
+    let onB = 0;
+    let maxOnB = 0;
+    let successes = 0;
+    pool.on('success', () => successes++);
+    const first = track(
+      pool.schedule(async ({ account, holdSlot }) => {
+        const release = holdSlot();
+        if (account === 'A') {
+          clock.setTimeout(() => release({ usedTokens: 1 }), 50); // a reader started before the 429
+          throw rateLimited();
+        }
+        onB++;
+        maxOnB = Math.max(maxOnB, onB);
+        clock.setTimeout(() => {
+          onB--;
+          release({ usedTokens: 1 });
+        }, 200); // a "stream" read for 200 ms
+        return 'stream on B';
+      }),
+    );
+    await clock.advance(60); // the stale release has fired
+    expect(pool.stats().accounts.map((a) => a.inFlight)).toEqual([0, 1]);
+    const second = track(
+      pool.schedule(async ({ account }) => {
+        onB++;
+        maxOnB = Math.max(maxOnB, onB);
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 100));
+        onB--;
+        return account;
+      }),
+    );
+    await settleAll(clock, [first, second]);
+    await clock.advance(1_000);
+    expect([first.value, second.value]).toEqual(['stream on B', 'B']);
+    expect(maxOnB).toBe(1);
+    expect(successes).toBe(2);
+    expect(pool.stats().inFlight).toBe(0);
+  });
+
+  it('cannot take a slot that nothing will free', async () => {
+    const clock = new ManualClock();
+    const unauthorized = (): Error => Object.assign(new Error('401'), { status: 401, error: { type: 'invalid_authentication_error', message: 'Invalid Authentication' } });
+    const pool = new KimiPool({ keys: [{ key: A, account: 'A', id: 'a1' }, { key: B, account: 'A', id: 'a2' }], accounts: { A: { concurrency: 2 } }, clock });
+    const job = track(
+      pool.schedule(async (ctx) => {
+        if (ctx.key === 'a1') {
+          clock.setTimeout(() => void ctx.holdSlot(), 10); // a stale context holds late
+          throw unauthorized();
+        }
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 50));
+        return 'done';
+      }),
+    );
+    await clock.advance(200);
+    expect(job.value).toBe('done');
+    expect(pool.stats().inFlight).toBe(0);
+    const closed = track(pool.close());
+    await clock.advance(0);
+    expect(closed.settled).toBe(true);
+  });
+});
+
+describe('a store write that rejects in the background', () => {
+  it('neither crashes the process nor strands the request', async () => {
+    const clock = new ManualClock();
+    class FlakyObserve extends MemoryStore {
+      // An async store whose write fails (its backend briefly down).
+      override observe(): Promise<void> {
+        return Promise.reject(new Error('backend down'));
+      }
+    }
+    const store = new FlakyObserve();
+    const tpm429 = Object.assign(new Error('429'), {
+      status: 429,
+      error: { type: 'rate_limit_reached_error', message: 'Your account o<a> request reached organization TPM rate limit, current:1200, limit:5000' },
+    });
+    const pool = new KimiPool({ keys: [{ key: A, account: 'A' }], accounts: { A: { tpm: 5_000 } }, windowMs: 200, safetyMarginMs: 0, store, clock });
+    let n = 0;
+    const job = track(pool.schedule(async () => (n++ === 0 ? Promise.reject(tpm429) : 'ok'), { tokens: 100 }));
+    await settleAll(clock, [job]);
+    expect(job.value).toBe('ok');
+  });
+});
