@@ -5,7 +5,7 @@ import { WINDOWS_PER_DAY, type Limits } from '../tiers.js';
 import { RedisStoreError, isPermanent, isPermanentReply, storeError } from './errors.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { connectRedis, connectSubscriber, isNoScript, type OwnedClient, type RedisClientLike, type RedisSubscriberLike } from './redis-client.js';
-import { ACQUIRE, DISABLE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, decodeLimits, encodeLimits, parseReply, type Reply, type Script } from './scripts.js';
+import { ACQUIRE, DISABLE, OBSERVE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, decodeLimits, encodeLimits, parseReply, type Reply, type Script } from './scripts.js';
 
 /** One account as this pool sees it in Redis. */
 interface AccountState {
@@ -193,6 +193,14 @@ export class RedisStore implements LimitStore {
     const lim = encodeLimits(limits);
     a.lim = lim;
     return this.persist(() => this.call(SET_LIMITS, a, [lim]));
+  }
+
+  /** Records what a TPM or TPD 429 said the API counted ("current"). Never rejects. */
+  observe(account: string, dimension: 'tpm' | 'tpd', used: number): Promise<void> {
+    const a = this.account(account);
+    const n = Math.ceil(used);
+    if (!(n > 0) || !Number.isFinite(n)) return Promise.resolve();
+    return this.persist(() => this.call(OBSERVE, a, [dimension === 'tpd' ? 'tpd' : 'tpm', n, this.granularity]));
   }
 
   disable(info: DisabledInfo): Promise<void> {

@@ -7,11 +7,13 @@
  *
  *   m   hash  epoch, born, cfg (configured limits), lim (limits in force),
  *             pause (server ms), dv (disabled version), tt (tokens in the TPM
- *             window), dtot (tokens in the TPD window), off (account disabled),
+ *             window), dtot (tokens in the TPD window), tpdat (server ms at which
+ *             the TPD limit in force last became finite), off (account disabled),
  *             k:<key id> (key disabled)
  *   s   zset  request starts: member = lease member, score = server ms
  *   t   zset  TPM reservations: member = "<lease member>|<tokens>" (or "lost:<time>|<tokens>",
- *             tokens of the total whose entries were lost), score = server ms
+ *             tokens of the total whose entries were lost, or "obs:<time>|<tokens>", usage
+ *             the API reported, see OBSERVE), score = server ms
  *   d   zset  TPD buckets: member = bucket index, score = last reservation in it
  *   dt  hash  TPD bucket index -> tokens
  *   l   zset  in-flight leases: member = "<worker>:<lease>:<n>", score = expiry server ms
@@ -58,6 +60,21 @@ local function limits(s)
   return out[1], out[2], out[3], out[4]
 end
 
+-- Sets the limits in force. 'tpdat' is when the TPD limit last became finite:
+-- grants from then on recorded their TPD tokens, earlier ones may not have
+-- (see give_back). Set on a new state, it holds from its creation; on a change
+-- (or a state written before 'tpdat' existed), from the next millisecond, so
+-- that a grant in the same millisecond as the change counts as not recorded.
+local function set_lim(s)
+  local old = redis.call('HGET', m, 'lim')
+  local _, _, _, was = limits(old or '-1,-1,-1,-1')
+  local _, _, _, tpd = limits(s)
+  if tpd ~= math.huge and (was == math.huge or redis.call('HEXISTS', m, 'tpdat') == 0) then
+    redis.call('HSET', m, 'tpdat', old and now + 1 or now)
+  end
+  redis.call('HSET', m, 'lim', s)
+end
+
 local function tokens_of(member)
   return tonumber(string.match(member, '|(%d+)$')) or 0
 end
@@ -75,7 +92,7 @@ local function ensure()
     for _, e in ipairs(redis.call('ZRANGE', kt, 0, -1)) do tt = tt + tokens_of(e) end
     for _, v in ipairs(redis.call('HVALS', kdt)) do dtot = dtot + tonumber(v) end
     redis.call('HSET', m, 'epoch', epoch, 'born', now, 'cfg', cfg, 'tt', tt, 'dtot', dtot)
-    redis.call('HSETNX', m, 'lim', cfg)
+    if redis.call('HEXISTS', m, 'lim') == 0 then set_lim(cfg) end
     redis.call('HSETNX', m, 'dv', 0)
     if known ~= '' then lost, base = 1, now end
   elseif known ~= '' and known ~= epoch then
@@ -183,7 +200,10 @@ local function give_back()
   redis.call('ZREM', kl, member)
   redis.call('ZREM', ks, member)
   if redis.call('ZREM', kt, tmember) == 1 then redis.call('HINCRBY', m, 'tt', -tokens) end
-  if tpd ~= math.huge then
+  -- TPD tokens are recorded only while the TPD limit is finite, in buckets shared with other
+  -- grants: give back only what a grant made after the limit last became finite recorded.
+  local since = tonumber(redis.call('HGET', m, 'tpdat') or '')
+  if tpd ~= math.huge and since ~= nil and at >= since then
     local b = tostring(math.floor(at / gran))
     local have = tonumber(redis.call('HGET', kdt, b) or '0')
     local back = math.min(have, tokens)
@@ -394,7 +414,38 @@ export const SET_LIMITS = script(
   'setLimits',
   String.raw`
 local epoch, lost = ensure()
-redis.call('HSET', m, 'lim', ARGV[${FIRST}])
+set_lim(ARGV[${FIRST}])
+touch()
+return reply(0, 0, 0, epoch, lost)
+`,
+);
+
+/**
+ * Brings the usage recorded in the TPM or TPD window up to what the API said
+ * it counted (a 429's "current"), recording the difference now. Records even
+ * while that limit is unlimited here (it is being learned at the same time).
+ * ARGV: 'tpm' or 'tpd', used, granularity.
+ */
+export const OBSERVE = script(
+  'observe',
+  String.raw`
+local epoch, lost = ensure()
+prune()
+local dim, used, gran = ARGV[${FIRST}], tonumber(ARGV[${FIRST + 1}]), tonumber(ARGV[${FIRST + 2}])
+if dim == 'tpd' then
+  local gone = used - tonumber(redis.call('HGET', m, 'dtot') or '0')
+  if gone > 0 then
+    local b = tostring(math.floor(now / gran))
+    redis.call('HINCRBY', kdt, b, gone)
+    redis.call('ZADD', kd, now, b)
+    redis.call('HINCRBY', m, 'dtot', gone)
+  end
+else
+  local gone = used - tonumber(redis.call('HGET', m, 'tt') or '0')
+  if gone > 0 and redis.call('ZADD', kt, now, 'obs:' .. tm[1] .. '.' .. tm[2] .. '|' .. string.format('%d', gone)) == 1 then
+    redis.call('HINCRBY', m, 'tt', gone)
+  end
+end
 touch()
 return reply(0, 0, 0, epoch, lost)
 `,
@@ -423,7 +474,13 @@ export const SYNC = script(
   'sync',
   String.raw`
 local epoch, lost = ensure()
-if redis.call('HGET', m, 'cfg') ~= cfg then redis.call('HSET', m, 'cfg', cfg, 'lim', cfg) end
+local lim = redis.call('HGET', m, 'lim') or cfg
+if redis.call('HGET', m, 'cfg') ~= cfg then
+  redis.call('HSET', m, 'cfg', cfg)
+  lim = cfg
+end
+-- Also stamps 'tpdat' on a state written before it existed.
+set_lim(lim)
 prune()
 touch()
 return reply(0, 0, 0, epoch, lost)

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { RedisStoreError, redisStore, type RedisClientLike, type RedisStore } from '../../src/redis/index.js';
-import { accountKeys } from '../../src/redis/scripts.js';
+import { ACQUIRE, SET_LIMITS, SYNC, accountKeys, parseReply, type Script } from '../../src/redis/scripts.js';
 import type { Limits } from '../../src/tiers.js';
 import { freePort, testPrefix, testRedis } from '../helpers/redis-server.js';
 import { MARGIN, sleep, WINDOW } from '../store/store-contract.js';
@@ -122,6 +122,73 @@ describe('a grant whose answer was lost', () => {
     expect(await s.acquire('a', 5, 2)).toBe(0);
     expect(await redis.zcard(a.l)).toBe(3);
     expect(await redis.zcard(a.s)).toBe(3);
+  });
+});
+
+describe('a grant whose answer was lost, with TPD unlimited at grant time and learned before the retry', () => {
+  it('gives back no TPD tokens: the grant recorded none, and the bucket holds other requests\' reservations', async () => {
+    // At script level, with one TPD bucket for the whole test (granularity 1e6 ms) so that the grants share it.
+    const keys = accountKeys(testPrefix('tpd-back'), 'a');
+    let epoch = '';
+    let dv = '';
+    const cfg = '10,-1,-1,-1';
+    const run = async (script: Script, extra: (string | number)[]) => {
+      const r = parseReply(await redis.eval(script.lua, 6, ...keys, epoch, cfg, 60_000, 86_400_000, 100_000_000, dv, ...extra));
+      ({ epoch, dv } = r);
+      return r;
+    };
+    const acquire = (tokens: number, member: string) => run(ACQUIRE, [tokens, member, 15_000, 1_000_000, 0, 200]);
+    const dtot = async () => Number(await redis.hget(keys[0] as string, 'dtot'));
+    await run(SYNC, []);
+    expect((await acquire(100, 'w:1:1')).status).toBe(0); // its answer is lost
+    await sleep(2);
+    await run(SET_LIMITS, ['10,-1,-1,1000']); // another pool learned TPD 1000 from a 429
+    await sleep(2);
+    expect((await acquire(300, 'w:2:2')).status).toBe(0);
+    expect(await dtot()).toBe(300);
+    // The retry of the lost grant: counted once, and the other's 300 stay.
+    expect((await acquire(100, 'w:1:1')).status).toBe(0);
+    expect(await dtot()).toBe(400);
+    expect((await acquire(650, 'w:3:3')).status).toBe(1);
+    // A grant made while the limit was finite is still given back on its retry.
+    expect((await acquire(200, 'w:4:4')).status).toBe(0);
+    expect(await dtot()).toBe(600);
+    expect((await acquire(200, 'w:4:4')).status).toBe(0);
+    expect(await dtot()).toBe(600);
+  });
+});
+
+describe('observe (a TPM or TPD 429\'s "current")', () => {
+  it('records TPD usage while the TPD limit is unlimited in Redis, once, and TPM usage as an obs: entry', async () => {
+    const s = await store({ a: {} });
+    const k = keysOf(s);
+    await s.observe('a', 'tpd', 950);
+    await s.observe('a', 'tpd', 900);
+    expect(await redis.hget(k.m, 'dtot')).toBe('950');
+    expect((await redis.hvals(k.dt)).reduce((x, v) => x + Number(v), 0)).toBe(950);
+    expect(await redis.zcard(k.d)).toBe(1);
+    await s.observe('a', 'tpm', 300);
+    await s.observe('a', 'tpm', 500);
+    expect(await redis.hget(k.m, 'tt')).toBe('500');
+    const entries = await redis.zrange(k.t, 0, -1);
+    expect(entries).toHaveLength(2);
+    for (const e of entries) expect(e).toMatch(/^obs:\d+\.\d+\|\d+$/);
+    // Another pool learns the TPD limit: the usage counts for a day.
+    const other = await store({ a: {} }, undefined, s.prefix);
+    await other.setLimits('a', { ...OPEN, tpd: 1000 });
+    expect(await s.acquire('a', 100, 1)).toBeGreaterThan(WINDOW * 1440 - 1000);
+    expect(await s.acquire('a', 50, 2)).toBe(0);
+  });
+
+  it('never rejects, whether Redis is unreachable or the failure is permanent', async () => {
+    const down = redisStore({ url: `redis://127.0.0.1:${await freePort()}`, prefix: testPrefix('down'), subscribe: false });
+    open.push(down);
+    await down.init({ accounts: [{ id: 'a', limits: OPEN }], windowMs: WINDOW, safetyMarginMs: MARGIN, clock: systemClock }).catch(() => undefined);
+    await expect(down.observe('a', 'tpd', 100)).resolves.toBeUndefined();
+    const notOurs = redisStore({ client: { evalsha: () => redis.ping(), eval: () => redis.ping() }, prefix: testPrefix('perm'), subscribe: false });
+    open.push(notOurs);
+    await Promise.resolve(notOurs.init({ accounts: [{ id: 'a', limits: OPEN }], windowMs: WINDOW, safetyMarginMs: MARGIN, clock: systemClock })).catch(() => undefined);
+    await expect(notOurs.observe('a', 'tpm', 100)).resolves.toBeUndefined();
   });
 });
 

@@ -104,6 +104,33 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       expect(await s.acquire('a', 40, 3)).toBe(0);
     });
 
+    it('observe TPD: usage a 429 reported counts once the TPD limit is learned, even if recorded while unlimited', async () => {
+      const s = await storeWith(['a', { tpm: 10_000 }]);
+      expect(s.observe).toBeDefined();
+      // A TPD 429 said "current:1050, limit:1000" for a request of 100: the limit and the usage are learned together.
+      await s.setLimits('a', { ...OPEN, tpm: 10_000, tpd: 1000 });
+      await s.observe?.('a', 'tpd', 1050 - 100);
+      const wait = await s.acquire('a', 100, 1);
+      expect(wait).toBeGreaterThan(WINDOW * 1440 - 1000);
+      expect(wait).toBeLessThanOrEqual(WINDOW * 1440 + MARGIN + 1);
+      // Observing the same usage again adds nothing: 50 still fit.
+      await s.observe?.('a', 'tpd', 950);
+      expect(await s.acquire('a', 50, 2)).toBe(0);
+    });
+
+    it('observe TPM: usage a 429 reported holds for a window, then leaves it', async () => {
+      const s = await storeWith(['a', { tpm: 1000 }]);
+      const t0 = performance.now();
+      await s.observe?.('a', 'tpm', 950);
+      expect(s.usage('a').tokensInWindow).toBe(950);
+      const wait = await s.acquire('a', 100, 1);
+      expect(wait).toBeGreaterThan(SPAN - (performance.now() - t0) - 10);
+      expect(wait).toBeLessThanOrEqual(SPAN + 1);
+      expect(await s.acquire('a', 50, 2)).toBe(0);
+      await sleep(wait + 5);
+      expect(await s.acquire('a', 100, 1)).toBe(0);
+    });
+
     it('pause: nothing starts until the pause ends, and usage shows it', async () => {
       const s = await storeWith(['a', {}]);
       await s.pause('a', 200);
