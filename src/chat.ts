@@ -22,8 +22,12 @@ export interface ChatCompletions {
   create(params: ChatCompletionCreateParamsStreaming, options?: RequestOptions): Promise<PooledStream<ChatCompletionChunk>>;
 }
 
-async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStreaming): Promise<PooledStream<ChatCompletionChunk>> {
-  const stream = await ctx.client.chat.completions.create(params, { signal: ctx.signal });
+/** Told the account (`Msh-Org-Id`) each response came from. */
+export type OrgSeen = (org: string | null, ctx: TaskContext) => void;
+
+async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStreaming, seen: OrgSeen): Promise<PooledStream<ChatCompletionChunk>> {
+  const { data: stream, response } = await ctx.client.chat.completions.create(params, { signal: ctx.signal }).withResponse();
+  seen(response.headers.get('msh-org-id'), ctx);
   const it = stream[Symbol.asyncIterator]();
   // Wait for the first chunk inside the attempt: a stream that fails before
   // any data reached the caller is retried like any other failed request.
@@ -45,7 +49,13 @@ export function chatCompletions(
   engine: Engine,
   estimate: (params: { readonly messages?: readonly unknown[] }) => number,
   onMissingMaxTokens: () => void,
+  seen: OrgSeen,
 ): ChatCompletions {
+  const complete = async (ctx: TaskContext, p: ChatCompletionCreateParamsNonStreaming): Promise<ChatCompletion> => {
+    const { data, response } = await ctx.client.chat.completions.create(p, { signal: ctx.signal }).withResponse().catch(rethrowMalformed);
+    seen(response.headers.get('msh-org-id'), ctx);
+    return data;
+  };
   function create(params: ChatCompletionCreateParamsNonStreaming, options?: RequestOptions): Promise<ChatCompletion>;
   function create(params: ChatCompletionCreateParamsStreaming, options?: RequestOptions): Promise<PooledStream<ChatCompletionChunk>>;
   function create(
@@ -71,10 +81,10 @@ export function chatCompletions(
     const tokens = estimate(params) + completion;
     if (params.stream === true) {
       const p = params;
-      return engine.submit((ctx) => runStream(ctx, p), tokens, options);
+      return engine.submit((ctx) => runStream(ctx, p, seen), tokens, options);
     }
     const p = params as ChatCompletionCreateParamsNonStreaming;
-    return engine.submit((ctx) => ctx.client.chat.completions.create(p, { signal: ctx.signal }).catch(rethrowMalformed), tokens, options);
+    return engine.submit((ctx) => complete(ctx, p), tokens, options);
   }
   return { create };
 }

@@ -99,7 +99,7 @@ export interface IdleEvent {
 
 /** Something the user should fix, said once. */
 export interface WarningEvent {
-  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error';
+  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error' | 'shared_account';
   readonly message: string;
   /** The error behind it, for `store_unavailable` and `listener_error`. */
   readonly error?: unknown;

@@ -8,6 +8,7 @@ import type { TaskContext } from './pool/task-context.js';
 import { copyCounters, jsonLimits, type PoolStats } from './stats.js';
 import { checkNumber } from './config.js';
 import { InvalidRequestError } from './errors.js';
+import { OrgWatch } from './org-watch.js';
 import { estimatePromptTokens } from './tokens.js';
 
 /**
@@ -35,6 +36,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
     const config = resolveConfig(options);
     this.engine = new Engine(config, options, this);
     const estimate = options.estimatePromptTokens ?? estimatePromptTokens;
+    const orgs = new OrgWatch();
     this.chat = {
       completions: chatCompletions(this.engine, estimate, () => {
         if (this.warnedNoMaxTokens) return;
@@ -43,6 +45,9 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           code: 'no_max_tokens',
           message: `A request set no max_tokens: ${config.defaultMaxTokens} tokens (option defaultMaxTokens) are reserved for its completion, as Kimi reserves its model default. Set max_tokens to fit more requests in each account's TPM.`,
         });
+      }, (org, ctx) => {
+        const message = orgs.see(org, ctx.account, ctx.key);
+        if (message !== undefined) this.emit('warning', { code: 'shared_account', message });
       }),
     };
   }
