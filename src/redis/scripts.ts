@@ -33,6 +33,14 @@ export interface Script {
   readonly sha: string;
 }
 
+/**
+ * A script that writes and answers nothing of its own: the state is ensured
+ * (and state loss reported) first, the account's keys touched after.
+ */
+function writeScript(name: string, body: string): Script {
+  return script(name, `local epoch, lost = ensure()\n${body}touch()\nreturn reply(0, 0, 0, epoch, lost)\n`);
+}
+
 function script(name: string, body: string): Script {
   const lua = `${PRELUDE}\n${body}`;
   return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
@@ -366,15 +374,12 @@ return n
  * were lost with the state (the requests still run, so they still count).
  * ARGV: leaseMs, members...
  */
-export const RENEW = script(
+export const RENEW = writeScript(
   'renew',
   String.raw`
-local epoch, lost = ensure()
 prune()
 local leasems = tonumber(ARGV[${FIRST}])
 for i = ${FIRST + 1}, #ARGV do redis.call('ZADD', kl, now + leasems, ARGV[i]) end
-touch()
-return reply(0, 0, 0, epoch, lost)
 `,
 );
 
@@ -398,25 +403,19 @@ return 1
 );
 
 /** Pauses the account for everyone (a 429 said so). ARGV: ms. */
-export const PAUSE = script(
+export const PAUSE = writeScript(
   'pause',
   String.raw`
-local epoch, lost = ensure()
 local untilms = now + tonumber(ARGV[${FIRST}])
 if untilms > tonumber(redis.call('HGET', m, 'pause') or '0') then redis.call('HSET', m, 'pause', untilms) end
-touch()
-return reply(0, 0, 0, epoch, lost)
 `,
 );
 
 /** Replaces the limits in force (learned from a 429). ARGV: limits. */
-export const SET_LIMITS = script(
+export const SET_LIMITS = writeScript(
   'setLimits',
   String.raw`
-local epoch, lost = ensure()
 set_lim(ARGV[${FIRST}])
-touch()
-return reply(0, 0, 0, epoch, lost)
 `,
 );
 
@@ -426,10 +425,9 @@ return reply(0, 0, 0, epoch, lost)
  * while that limit is unlimited here (it is being learned at the same time).
  * ARGV: 'tpm' or 'tpd', used, granularity.
  */
-export const OBSERVE = script(
+export const OBSERVE = writeScript(
   'observe',
   String.raw`
-local epoch, lost = ensure()
 prune()
 local dim, used, gran = ARGV[${FIRST}], tonumber(ARGV[${FIRST + 1}]), tonumber(ARGV[${FIRST + 2}])
 if dim == 'tpd' then
@@ -446,22 +444,17 @@ else
     redis.call('HINCRBY', m, 'tt', gone)
   end
 end
-touch()
-return reply(0, 0, 0, epoch, lost)
 `,
 );
 
 /** Marks a key ("k:<id>") or the account ("off") disabled and tells the other pools. ARGV: field, reason, channel, message. */
-export const DISABLE = script(
+export const DISABLE = writeScript(
   'disable',
   String.raw`
-local epoch, lost = ensure()
 if redis.call('HSETNX', m, ARGV[${FIRST}], ARGV[${FIRST + 1}]) == 1 then
   redis.call('HINCRBY', m, 'dv', 1)
   if ARGV[${FIRST + 2}] ~= '' then redis.call('PUBLISH', ARGV[${FIRST + 2}], ARGV[${FIRST + 3}]) end
 end
-touch()
-return reply(0, 0, 0, epoch, lost)
 `,
 );
 
@@ -470,10 +463,9 @@ return reply(0, 0, 0, epoch, lost)
  * configured with other limits than the ones recorded, installs its own
  * (a new deployment); otherwise keeps the limits in force (maybe learned).
  */
-export const SYNC = script(
+export const SYNC = writeScript(
   'sync',
   String.raw`
-local epoch, lost = ensure()
 local lim = redis.call('HGET', m, 'lim') or cfg
 if redis.call('HGET', m, 'cfg') ~= cfg then
   redis.call('HSET', m, 'cfg', cfg)
@@ -482,8 +474,6 @@ end
 -- Also stamps 'tpdat' on a state written before it existed.
 set_lim(lim)
 prune()
-touch()
-return reply(0, 0, 0, epoch, lost)
 `,
 );
 
