@@ -143,6 +143,14 @@ local function touch()
   for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 
+-- Adds tokens to the day's current granule: reservations within one granule
+-- share an entry stamped with the latest of them. The caller keeps dtot.
+local function add_to_day(gran, tokens)
+  local b = tostring(math.floor(now / gran))
+  redis.call('HINCRBY', kdt, b, tokens)
+  redis.call('ZADD', kd, now, b)
+end
+
 local function reply(status, wait, cfull, epoch, lost)
   local dv = redis.call('HGET', m, 'dv') or '0'
   local pause = tonumber(redis.call('HGET', m, 'pause') or '0')
@@ -268,9 +276,7 @@ local function heal_tpd()
   end
   local gone = tonumber(redis.call('HGET', m, 'dtot') or '0') - expired - held
   if gone > 0 then
-    local b = tostring(math.floor(now / gran))
-    redis.call('HINCRBY', kdt, b, gone)
-    redis.call('ZADD', kd, now, b)
+    add_to_day(gran, gone)
     held = held + gone
   end
   redis.call('HSET', m, 'dtot', held)
@@ -345,10 +351,7 @@ else
         redis.call('HINCRBY', m, 'tt', tokens)
       end
       if tpd ~= math.huge then
-        -- Reservations within one granule share an entry stamped with the latest of them.
-        local b = tostring(math.floor(now / gran))
-        redis.call('HINCRBY', kdt, b, tokens)
-        redis.call('ZADD', kd, now, b)
+        add_to_day(gran, tokens)
         redis.call('HINCRBY', m, 'dtot', tokens)
       end
     end
@@ -433,9 +436,7 @@ local dim, used, gran = ARGV[${FIRST}], tonumber(ARGV[${FIRST + 1}]), tonumber(A
 if dim == 'tpd' then
   local gone = used - tonumber(redis.call('HGET', m, 'dtot') or '0')
   if gone > 0 then
-    local b = tostring(math.floor(now / gran))
-    redis.call('HINCRBY', kdt, b, gone)
-    redis.call('ZADD', kd, now, b)
+    add_to_day(gran, gone)
     redis.call('HINCRBY', m, 'dtot', gone)
   end
 else
