@@ -10,7 +10,7 @@ import type { RequestOptions } from './options.js';
 import type { Engine } from './pool/engine.js';
 import { scrubKey, type TaskContext } from './pool/task-context.js';
 import { PooledStream } from './pooled-stream.js';
-import { estimatePromptTokens, maxTokensOf } from './tokens.js';
+import { maxTokensOf } from './tokens.js';
 
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming };
 
@@ -89,4 +89,3 @@ export function chatCompletions(
   return { create };
 }
 
-export { estimatePromptTokens };

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'eventemitter3';
 import { chatCompletions, type ChatCompletions } from './chat.js';
-import { resolveConfig } from './config.js';
+import { checkNumber, resolveConfig } from './config.js';
 import type { KimiPoolEvents } from './events.js';
 import type { KimiPoolOptions, ScheduleOptions } from './options.js';
 import { Engine } from './pool/engine.js';
 import type { TaskContext } from './pool/task-context.js';
 import { copyCounters, jsonLimits, type PoolStats } from './stats.js';
-import { checkNumber } from './config.js';
 import { InvalidRequestError } from './errors.js';
 import { OrgWatch } from './org-watch.js';
 import { estimatePromptTokens } from './tokens.js';

@@ -43,10 +43,6 @@ class Level<T extends Queueable> {
     if (this.fresh.peek() === head) this.fresh.shift();
     else this.returned.pop();
   }
-
-  get empty(): boolean {
-    return this.peek() === undefined;
-  }
 }
 
 /**
