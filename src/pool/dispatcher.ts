@@ -9,8 +9,8 @@ import type { AccountMember } from './members.js';
 
 /** What the dispatcher asks of the pool. */
 export interface DispatchHost {
-  /** The store recorded the start: run the job on this account now. */
-  start(job: Job, account: AccountMember): void;
+  /** The store recorded the start: run the job on this account now (`now` read by the dispatcher). */
+  start(job: Job, account: AccountMember, now: number): void;
   /** The job can start on no usable account, ever (it reserves too many tokens). */
   unrunnable(job: Job): void;
   /** A store call failed (e.g. Redis down); the dispatcher retries after `retryInMs`. */
@@ -220,7 +220,7 @@ export class Dispatcher {
     if (answer === 0) {
       this.queue.pop();
       this.ready.push(account);
-      this.host.start(job, account);
+      this.host.start(job, account, now);
     } else if (answer === Infinity) {
       account.place = 'blocked';
     } else {
@@ -255,7 +255,7 @@ export class Dispatcher {
         } else if (wait === 0) {
           // Started even if another job came back to the head meanwhile (place() would pop that one).
           this.ready.push(account);
-          this.host.start(job, account);
+          this.host.start(job, account, this.clock.now());
         } else {
           this.queue.pushBack(job);
           this.place(account, wait, this.clock.now(), job);

@@ -149,9 +149,8 @@ export class Engine implements DispatchHost {
   }
 
   /** DispatchHost: the store granted `account` for `job`. */
-  start(job: Job, account: AccountMember): void {
+  start(job: Job, account: AccountMember, now: number): void {
     const key = account.nextKey() as KeyMember;
-    const now = this.clock.now();
     job.account = account;
     job.key = key;
     job.state = 'running';
