@@ -16,3 +16,4 @@ export { fingerprint } from './fingerprint.js';
 export { estimatePromptTokens, DEFAULT_MAX_TOKENS } from './tokens.js';
 export { classifyError, parseRateLimitMessage, type Fault, type FaultKind, type RateLimitInfo, type LimitDimension } from './kimi-errors.js';
 export { backoffDelay, retryAfterFromHeaders, type BackoffOptions } from './retry-timing.js';
+export { KIMI_PRICES_USD, costOf, cachedTokensOf, parsePriceTable, loadPriceTable, type PriceTable, type ModelPrice, type TokenUsage } from './pricing.js';
