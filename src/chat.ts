@@ -10,6 +10,7 @@ import type { RequestOptions } from './options.js';
 import type { Engine } from './pool/engine.js';
 import { scrubKey, type TaskContext } from './pool/task-context.js';
 import { PooledStream } from './pooled-stream.js';
+import { checkShape } from './response-shape.js';
 import { maxTokensOf } from './tokens.js';
 
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming };
@@ -22,23 +23,24 @@ export interface ChatCompletions {
   create(params: ChatCompletionCreateParamsStreaming, options?: RequestOptions): Promise<PooledStream<ChatCompletionChunk>>;
 }
 
-/** Told the account (`Msh-Org-Id`) each response came from. */
-export type OrgSeen = (org: string | null, ctx: TaskContext) => void;
-
-async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStreaming, seen: OrgSeen): Promise<PooledStream<ChatCompletionChunk>> {
+async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStreaming): Promise<PooledStream<ChatCompletionChunk>> {
   const { data: stream, response } = await ctx.client.chat.completions.create(params, { signal: ctx.signal }).withResponse();
-  seen(response.headers.get('msh-org-id'), ctx);
   const it = stream[Symbol.asyncIterator]();
+  // Every chunk must be one: an error event or an error body in its place is read as that error.
+  const checked = (r: IteratorResult<ChatCompletionChunk>): IteratorResult<ChatCompletionChunk> => {
+    if (r.done !== true) checkShape(r.value, response.headers, 'chunk');
+    return r;
+  };
   // Wait for the first chunk inside the attempt: a stream that fails before
   // any data reached the caller is retried like any other failed request.
-  const first = await it.next().catch(rethrowMalformed);
+  const first = await it.next().then(checked).catch(rethrowMalformed);
   const release = ctx.holdSlot();
   // Errors after the first chunk reach the caller inside a StreamError: never with the key in them.
   const scrub = (error: unknown): never => {
     throw scrubKey(error, ctx.client.apiKey ?? '', ctx.key);
   };
   const rest: AsyncIterator<ChatCompletionChunk> = {
-    next: () => it.next().catch(scrub),
+    next: () => it.next().then(checked).catch(scrub),
     return: async (value?: unknown) => (it.return !== undefined ? it.return(value) : { done: true, value: undefined }),
   };
   return new PooledStream(first, rest, release, stream.controller, { key: ctx.key, account: ctx.account }, ctx.signal);
@@ -49,12 +51,11 @@ export function chatCompletions(
   engine: Engine,
   estimate: (params: { readonly messages?: readonly unknown[] }) => number,
   onMissingMaxTokens: () => void,
-  seen: OrgSeen,
 ): ChatCompletions {
   const complete = async (ctx: TaskContext, p: ChatCompletionCreateParamsNonStreaming): Promise<ChatCompletion> => {
     const { data, response } = await ctx.client.chat.completions.create(p, { signal: ctx.signal }).withResponse().catch(rethrowMalformed);
-    seen(response.headers.get('msh-org-id'), ctx);
-    return data;
+    // HTTP 200 with an error body is that error; without `choices` it is malformed (retried).
+    return checkShape(data, response.headers, 'completion');
   };
   function create(params: ChatCompletionCreateParamsNonStreaming, options?: RequestOptions): Promise<ChatCompletion>;
   function create(params: ChatCompletionCreateParamsStreaming, options?: RequestOptions): Promise<PooledStream<ChatCompletionChunk>>;
@@ -81,7 +82,7 @@ export function chatCompletions(
     const tokens = estimate(params) + completion;
     if (params.stream === true) {
       const p = params;
-      return engine.submit((ctx) => runStream(ctx, p, seen), tokens, options);
+      return engine.submit((ctx) => runStream(ctx, p), tokens, options);
     }
     const p = params as ChatCompletionCreateParamsNonStreaming;
     return engine.submit((ctx) => complete(ctx, p), tokens, options);

@@ -32,9 +32,18 @@ export interface ResolvedConfig {
   readonly retryMaxMs: number;
   readonly maxRateLimitBounces: number;
   readonly defaultMaxTokens: number;
+  readonly idleTimeoutMs: number;
+  readonly attemptTimeoutMs: number;
+  readonly maxRetryAfterMs: number;
 }
 
 export const DEFAULT_BASE_URL = 'https://api.moonshot.cn/v1';
+/** Two minutes without data: longer than a long prompt's prefill before the first token. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+/** Kimi's gateway cuts a request at two hours (504): no answer comes later. */
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 7_200_000;
+/** openai-node ignores a `retry-after` above 60 s; so does the pool. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 const LIMIT_FIELDS = ['concurrency', 'rpm', 'tpm', 'tpd'] as const;
 
 function describe(value: unknown): string {
@@ -123,6 +132,9 @@ export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
   const retryMaxMs = checkNumber('retryMaxMs', options.retryMaxMs ?? 30_000, { min: retryBaseMs });
   const maxRateLimitBounces = checkNumber('maxRateLimitBounces', options.maxRateLimitBounces ?? 10, { min: 0, integer: true, infinity: true });
   const defaultMaxTokens = checkNumber('defaultMaxTokens', options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS, { min: 0, integer: true });
+  const idleTimeoutMs = checkNumber('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, { min: 0, exclusiveMin: true, infinity: true });
+  const attemptTimeoutMs = checkNumber('attemptTimeoutMs', options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, { min: 0, exclusiveMin: true, infinity: true });
+  const maxRetryAfterMs = checkNumber('maxRetryAfterMs', options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS, { min: 0, infinity: true });
 
   const { entries, field } = toKeyConfigs(options.keys);
   const seen = new Map<string, number>();
@@ -186,5 +198,5 @@ export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
     };
     accounts.push({ id, limits, tier, keys: group.keys });
   }
-  return { keys, accounts, windowMs, safetyMarginMs, retries, retryBaseMs, retryMaxMs, maxRateLimitBounces, defaultMaxTokens };
+  return { keys, accounts, windowMs, safetyMarginMs, retries, retryBaseMs, retryMaxMs, maxRateLimitBounces, defaultMaxTokens, idleTimeoutMs, attemptTimeoutMs, maxRetryAfterMs };
 }

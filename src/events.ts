@@ -97,9 +97,14 @@ export interface IdleEvent {
   readonly failed: number;
 }
 
-/** Something the user should fix, said once. */
+/**
+ * Something the user should fix, said once. With no `warning` listener the pool
+ * writes each code once through `process.emitWarning` (so `--no-warnings`
+ * silences it), and does the same for a `key-disabled` or `account-disabled`
+ * event nobody listens to.
+ */
 export interface WarningEvent {
-  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error' | 'shared_account';
+  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error' | 'shared_account' | 'retry_after_ignored';
   readonly message: string;
   /** The error behind it, for `store_unavailable` and `listener_error`. */
   readonly error?: unknown;

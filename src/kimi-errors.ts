@@ -5,6 +5,7 @@
  * Kimi sends no Retry-After on its 429s; the message carries the limit and,
  * for RPM and concurrency, "please try again after N seconds".
  */
+import { errorInBody, headerRecord, requestIdOf, statusOfBody } from './error-body.js';
 import { headerValue, retryAfterFromHeaders } from './retry-timing.js';
 
 /** What went wrong, as far as the pool's reaction is concerned. */
@@ -49,6 +50,16 @@ export interface Fault {
   readonly rateLimit?: RateLimitInfo;
   /** `Msh-Org-Id`: the account the server charged, when present. */
   readonly orgId?: string;
+  /** `Msh-Request-Id` (else `x-request-id`): quote it to Kimi's support. */
+  readonly requestId?: string;
+  /** The response's headers, secrets redacted. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The error body as the server sent it. */
+  readonly body?: unknown;
+  /** For `connection`: the system error code found in the cause chain, e.g. `ECONNREFUSED`. */
+  readonly errno?: string;
+  /** The error classified. */
+  readonly cause?: unknown;
 }
 
 const AFTER = /try again after\s+(\d+(?:\.\d+)?)\s*s/i;
@@ -105,21 +116,6 @@ const CONNECTION_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** The HTTP status Kimi pairs with each error type, for errors that arrive without one. */
-const STATUS_OF_TYPE: Readonly<Record<string, number>> = {
-  invalid_request_error: 400,
-  content_filter: 400,
-  invalid_authentication_error: 401,
-  incorrect_api_key_error: 401,
-  permission_denied_error: 403,
-  resource_not_found_error: 404,
-  rate_limit_reached_error: 429,
-  engine_overloaded_error: 429,
-  exceeded_current_quota_error: 429,
-  server_error: 500,
-  unexpected_output: 500,
-};
-
 /**
  * A response body that could not be parsed. The chat front wraps the SDK's
  * `SyntaxError` in it, so that a task's own `SyntaxError` (in `schedule()`) is
@@ -160,10 +156,39 @@ function kindFor(status: number, type: string | undefined, message: string): Fau
   }
 }
 
-function connectionCode(err: ApiErrorLike, depth = 0): boolean {
-  if (depth > 4 || err === null || typeof err !== 'object') return false;
-  if (typeof err.code === 'string' && CONNECTION_CODES.has(err.code)) return true;
+/** The first system error code (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...) down the cause chain. */
+function connectionCode(err: ApiErrorLike, depth = 0): string | undefined {
+  if (depth > 6 || err === null || typeof err !== 'object') return undefined;
+  if (typeof err.code === 'string' && CONNECTION_CODES.has(err.code)) return err.code;
+  // An AggregateError (happy eyeballs: one per address tried) keeps its causes in `errors`.
+  const inner = (err as { errors?: unknown }).errors;
+  if (Array.isArray(inner)) for (const e of inner) {
+    const code = connectionCode(e as ApiErrorLike, depth + 1);
+    if (code !== undefined) return code;
+  }
   return connectionCode(err.cause as ApiErrorLike, depth + 1);
+}
+
+/** A fault read from an error body (a real status, or the one the body implies). */
+function faultOf(status: number, type: string | undefined, message: string, headers: unknown, body: unknown, cause: unknown, nowEpochMs: number): Fault {
+  const kind = kindFor(status, type, message);
+  const retryAfterMs = retryAfterFromHeaders(headers, nowEpochMs);
+  const orgId = headerValue(headers, 'msh-org-id');
+  const requestId = requestIdOf(headers);
+  const record = headerRecord(headers);
+  return {
+    kind,
+    status,
+    ...(type !== undefined ? { kimiType: type } : {}),
+    message,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(kind === 'rate_limit' ? { rateLimit: parseRateLimitMessage(message) } : {}),
+    ...(orgId !== undefined ? { orgId } : {}),
+    ...(requestId !== undefined ? { requestId } : {}),
+    ...(record !== undefined ? { headers: record } : {}),
+    ...(body !== undefined ? { body } : {}),
+    cause,
+  };
 }
 
 /**
@@ -184,29 +209,20 @@ export function classifyError(error: unknown, nowEpochMs: number = Date.now()): 
     const body = (e.error ?? {}) as { type?: unknown; message?: unknown };
     const type = typeof body.type === 'string' ? body.type : undefined;
     const message = typeof body.message === 'string' ? body.message : text;
-    const kind = kindFor(e.status, type, message);
-    const retryAfterMs = retryAfterFromHeaders(e.headers, nowEpochMs);
-    const orgId = headerValue(e.headers, 'msh-org-id');
-    return {
-      kind,
-      status: e.status,
-      ...(type !== undefined ? { kimiType: type } : {}),
-      message,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      ...(kind === 'rate_limit' ? { rateLimit: parseRateLimitMessage(message) } : {}),
-      ...(orgId !== undefined ? { orgId } : {}),
-    };
+    return faultOf(e.status, type, message, e.headers, e.error, error, nowEpochMs);
   }
-  if (name === 'APIConnectionError' || name === 'APIConnectionTimeoutError' || connectionCode(e)) {
-    return { kind: 'connection', message: text };
+  const errno = connectionCode(e);
+  if (name === 'APIConnectionError' || name === 'APIConnectionTimeoutError' || errno !== undefined) {
+    return { kind: 'connection', message: text, ...(errno !== undefined ? { errno } : {}), cause: error };
   }
-  if (name === 'MalformedResponseError') return { kind: 'malformed', message: text };
-  // An error event inside a stream: a Kimi error body without an HTTP status.
-  const body = e.error as { type?: unknown; message?: unknown } | undefined;
-  if (body !== null && typeof body === 'object' && typeof body.type === 'string') {
-    const message = typeof body.message === 'string' ? body.message : text;
-    const kind = STATUS_OF_TYPE[body.type] !== undefined ? kindFor(STATUS_OF_TYPE[body.type] as number, body.type, message) : 'other';
-    return { kind, kimiType: body.type, message, ...(kind === 'rate_limit' ? { rateLimit: parseRateLimitMessage(message) } : {}) };
+  if (name === 'MalformedResponseError') return { kind: 'malformed', message: text, cause: error };
+  // An error inside a stream, without an HTTP status (the SDK's APIError for a chunk
+  // with an `error` field): read like the same error with the status it implies.
+  if (e.error !== undefined && e.error !== null) {
+    const found = errorInBody({ error: e.error });
+    if (found !== undefined) {
+      return faultOf(statusOfBody(found), found.type, found.message, e.headers, e.error, error, nowEpochMs);
+    }
   }
   return undefined;
 }

@@ -7,7 +7,7 @@ import { Engine } from './pool/engine.js';
 import type { TaskContext } from './pool/task-context.js';
 import { copyCounters, jsonLimits, type PoolStats } from './stats.js';
 import { InvalidRequestError } from './errors.js';
-import { OrgWatch } from './org-watch.js';
+import { Unheard } from './unheard.js';
 import { estimatePromptTokens } from './tokens.js';
 
 /**
@@ -28,6 +28,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
   readonly chat: { readonly completions: ChatCompletions };
   private readonly engine: Engine;
   private warnedNoMaxTokens = false;
+  private readonly unheard = new Unheard();
 
   /** @throws {ConfigError} when an option is invalid; the message names it. */
   constructor(options: KimiPoolOptions) {
@@ -35,7 +36,6 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
     const config = resolveConfig(options);
     this.engine = new Engine(config, options, this);
     const estimate = options.estimatePromptTokens ?? estimatePromptTokens;
-    const orgs = new OrgWatch();
     this.chat = {
       completions: chatCompletions(this.engine, estimate, () => {
         if (this.warnedNoMaxTokens) return;
@@ -44,9 +44,6 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           code: 'no_max_tokens',
           message: `A request set no max_tokens: ${config.defaultMaxTokens} tokens (option defaultMaxTokens) are reserved for its completion, as Kimi reserves its model default. Set max_tokens to fit more requests in each account's TPM.`,
         });
-      }, (org, ctx) => {
-        const message = orgs.see(org, ctx.account, ctx.key);
-        if (message !== undefined) this.emit('warning', { code: 'shared_account', message });
       }),
     };
   }
@@ -54,20 +51,21 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
   /**
    * Emits to the listeners; one that throws cannot break the pool (it emits in
    * the middle of its own bookkeeping): the error is caught and reported as a
-   * `warning` event with code `listener_error`.
+   * `warning` event with code `listener_error`. A warning, or a disabled key or
+   * account, that nobody listens to is written once per kind through
+   * `process.emitWarning`.
    */
   override emit<E extends EventEmitter.EventNames<KimiPoolEvents>>(event: E, ...args: EventEmitter.EventArgs<KimiPoolEvents, E>): boolean {
+    if (this.listenerCount(event) === 0 && (event === 'warning' || this.listenerCount('warning') === 0)) {
+      return this.unheard.tell(event, args[0] as never);
+    }
     try {
       return super.emit(event, ...args);
     } catch (error) {
-      if (event !== 'warning') {
-        const message = `A listener of '${String(event)}' threw: ${error instanceof Error ? error.message : String(error)}`;
-        try {
-          super.emit('warning', { code: 'listener_error', message, error });
-        } catch {
-          // A throwing warning listener: nothing left to tell.
-        }
-      }
+      const message = `A listener of '${String(event)}' threw: ${error instanceof Error ? error.message : String(error)}`;
+      // A throwing warning listener cannot be told through itself.
+      if (event === 'warning') this.unheard.tell('warning', { code: 'listener_error', message, error });
+      else this.emit('warning', { code: 'listener_error', message, error });
       return true;
     }
   }

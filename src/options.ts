@@ -60,6 +60,26 @@ export interface KimiPoolOptions {
    * (those do not use a retry) before it fails with `RateLimitError`. @default 10
    */
   readonly maxRateLimitBounces?: number;
+  /**
+   * Longest wait for data, in ms, while a response body or a stream is read (SSE
+   * keep-alive comments are not data). Passing it fails the attempt: retried
+   * before any data reached the caller, a `StreamError` after. `clientOptions.timeout`
+   * still bounds the wait for headers. @default 120000
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Longest attempt, in ms, from the request to the end of its body (streams
+   * included); passing it fails the attempt as {@link KimiPoolOptions.idleTimeoutMs} does.
+   * @default 7200000 (Kimi's gateway cuts requests at two hours)
+   */
+  readonly attemptTimeoutMs?: number;
+  /**
+   * Largest wait a server may ask for (`retry-after-ms`, `retry-after`, or a 429's
+   * "try again after N seconds"), in ms. A longer one is ignored (the pool's own
+   * backoff or pause applies, the request may run on another account meanwhile)
+   * and a `retry_after_ignored` warning says so once. @default 60000 (as openai-node)
+   */
+  readonly maxRetryAfterMs?: number;
   /** Tokens reserved for the completion of a request that sets no `max_tokens`. @default 32768 */
   readonly defaultMaxTokens?: number;
   /** Your own prompt-token estimate for chat requests; must not undercount. */

@@ -26,6 +26,14 @@ import { errorFor, reactionTo } from './reactions.js';
 import { AccountControl } from './account-control.js';
 import { after, quiet } from './awaitable.js';
 import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext } from './task-context.js';
+import { KeyFetches } from './key-fetch.js';
+import { boundedHints } from './reactions.js';
+import type { Fetch } from '../response-guard.js';
+
+/** What a settled job holds instead of its task (and the params the task closed over). */
+const settledTask = (): never => {
+  throw new Error('kimi-pool: a settled request ran again');
+};
 
 /** Errors a failed attempt is rejected with when p-retry should run another. */
 const retrying = new WeakSet<object>();
@@ -53,6 +61,7 @@ export class Engine implements DispatchHost {
   closed = false;
   private readonly control: AccountControl;
   private idleWaiters: (() => void)[] = [];
+  private toldRetryAfter = false;
 
   constructor(
     readonly config: ResolvedConfig,
@@ -62,10 +71,11 @@ export class Engine implements DispatchHost {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.store = options.store ?? new MemoryStore();
+    const fetches = new KeyFetches(options.clientOptions?.fetch as Fetch | undefined, this.clock, config, (message) => events.emit('warning', { code: 'shared_account', message }));
     for (const a of config.accounts) {
       const account = new AccountMember(a.id, a.limits, a.tier);
       for (const k of a.keys) {
-        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0 });
+        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch: fetches.for(k.id, a.id) });
         const key = new KeyMember(k.id, account, client);
         account.keys.push(key);
         this.keys.push(key);
@@ -200,9 +210,8 @@ export class Engine implements DispatchHost {
       this.control.fatal(new StoreError(`The limit store cannot work: ${message}`, error));
       return;
     }
-    if (this.events.listenerCount('warning') > 0) {
-      this.events.emit('warning', { code: 'store_unavailable', message: `Limit store failed (${message}); trying again in ${retryInMs} ms`, error });
-    }
+    // Emitted even with no listener: the pool then writes it once through process.emitWarning.
+    this.events.emit('warning', { code: 'store_unavailable', message: `Limit store failed (${message}); trying again in ${retryInMs} ms`, error });
   }
 
   private readonly holdFor = (job: Job, run: number): SlotRelease => this.hold(job, run);
@@ -269,7 +278,7 @@ export class Engine implements DispatchHost {
       this.releaseSlot(job);
       return this.checkIdle();
     }
-    const fault = withoutKey(classifyError(error), key);
+    const fault = this.bounded(withoutKey(classifyError(error), key));
     if (fault === undefined || fault.kind === 'aborted') {
       // The task's own error (schedule), passed through as it is.
       this.releaseSlot(job);
@@ -325,6 +334,20 @@ export class Engine implements DispatchHost {
         key.count('failed');
         return this.fail(job, errorFor(fault, this.where(job)));
     }
+  }
+
+  /** The fault without a server-asked wait above `maxRetryAfterMs`, which is ignored and reported once. */
+  private bounded(fault: Fault | undefined): Fault | undefined {
+    if (fault === undefined) return undefined;
+    const { fault: kept, ignoredMs } = boundedHints(fault, this.config.maxRetryAfterMs);
+    if (ignoredMs !== undefined && !this.toldRetryAfter) {
+      this.toldRetryAfter = true;
+      this.events.emit('warning', {
+        code: 'retry_after_ignored',
+        message: `The server asked to wait ${ignoredMs} ms before retrying (${fault.status ?? ''} ${fault.kimiType ?? fault.kind}); waits above maxRetryAfterMs (${this.config.maxRetryAfterMs} ms) are ignored: the pool's own backoff applies and the request may run on another account meanwhile`,
+      });
+    }
+    return kept;
   }
 
   private retry(job: Job, fault: Fault): void {
@@ -443,6 +466,8 @@ export class Engine implements DispatchHost {
   }
 
   private cleanup(job: Job): void {
+    // A settled job may wait in the queue until its entry is reached: keep no params alive.
+    job.fn = settledTask;
     if (job.timer !== undefined) {
       this.clock.clearTimeout(job.timer);
       job.timer = undefined;
@@ -453,8 +478,8 @@ export class Engine implements DispatchHost {
     }
   }
 
-  private where(job: Job): { key?: string; account?: string; attempts: number } {
-    return { key: job.key?.id, account: job.account?.id, attempts: job.attempt };
+  private where(job: Job): { key?: string; account?: string; attempts: number; host?: string } {
+    return { key: job.key?.id, account: job.account?.id, attempts: job.attempt, host: job.key?.host };
   }
 
   private checkIdle(): void {

@@ -56,7 +56,8 @@ export class Job implements Queueable {
     readonly seq: number,
     readonly priority: number,
     readonly tokens: number,
-    readonly fn: (ctx: TaskContext) => unknown,
+    /** The task; replaced once the job settles, so that its params can be collected. */
+    public fn: (ctx: TaskContext) => unknown,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
   ) {

@@ -62,6 +62,15 @@ export class KeyMember {
     readonly client: OpenAI,
   ) {}
 
+  /** The host of the key's base URL, named in its errors. */
+  get host(): string {
+    try {
+      return new URL(this.client.baseURL).host;
+    } catch {
+      return this.client.baseURL;
+    }
+  }
+
   /** Adds to a counter of this key and of its account. */
   count(name: CounterName, by = 1): void {
     this.counters[name] += by;

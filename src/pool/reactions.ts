@@ -81,6 +81,28 @@ export function learnedLimits(info: RateLimitInfo, limits: Limits): Limits | und
   return { ...limits, [dimension]: limit };
 }
 
+/**
+ * The fault without any server-asked wait (`retryAfterMs` from headers, a 429
+ * message's "try again after N seconds") above `maxMs`: a wait that long is
+ * ignored, as openai-node ignores `retry-after` above 60 s, so the pool's own
+ * backoff or pause applies and no request is parked for hours. `ignoredMs` is
+ * the largest wait dropped.
+ */
+export function boundedHints(fault: Fault, maxMs: number): { fault: Fault; ignoredMs: number | undefined } {
+  const header = fault.retryAfterMs;
+  const told = fault.rateLimit?.retryAfterMs;
+  const dropHeader = header !== undefined && header > maxMs;
+  const dropTold = told !== undefined && told > maxMs;
+  if (!dropHeader && !dropTold) return { fault, ignoredMs: undefined };
+  const { retryAfterMs: _h, rateLimit, ...rest } = fault;
+  let kept: Fault = dropHeader ? rest : { ...rest, retryAfterMs: header as number };
+  if (rateLimit !== undefined) {
+    const { retryAfterMs: _t, ...info } = rateLimit;
+    kept = { ...kept, rateLimit: dropTold ? info : rateLimit };
+  }
+  return { fault: kept, ignoredMs: Math.max(dropHeader ? (header as number) : 0, dropTold ? (told as number) : 0) };
+}
+
 /** The typed error a fault fails a request with. */
 export function errorFor(fault: Fault, details: ErrorDetails): KimiPoolError {
   const d: ErrorDetails = { ...details, status: fault.status, kimiType: fault.kimiType };
