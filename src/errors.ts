@@ -1,8 +1,11 @@
 /**
  * The pool's errors: one base class, one class per failure kind, each with a
- * stable `code`. API errors carry the HTTP status, the Kimi error type and the
+ * stable `code`. API errors carry the HTTP status, the Kimi error type, the
+ * response headers (secrets redacted), Kimi's request id, the body and the
  * key's fingerprint — never the key.
  */
+import * as SDK from 'openai/error';
+import { OpenAIError } from 'openai/error';
 
 /** Stable codes, one per error class. */
 export type KimiPoolErrorCode =
@@ -29,7 +32,7 @@ export type KimiPoolErrorCode =
 
 /** Where and how an API call failed. */
 export interface ErrorDetails {
-  /** HTTP status, when the server answered. */
+  /** HTTP status, when the server answered (or the status an error body sent with 200 names). */
   readonly status?: number | undefined;
   /** Kimi's `error.type`, e.g. `rate_limit_reached_error`. */
   readonly kimiType?: string | undefined;
@@ -39,28 +42,103 @@ export interface ErrorDetails {
   readonly account?: string | undefined;
   /** Attempts made (retries + 1), not counting rate-limit bounces. */
   readonly attempts?: number | undefined;
+  /** Host of the base URL the request went to, e.g. `api.moonshot.cn`. */
+  readonly host?: string | undefined;
+  /** For connection faults: the system error code, e.g. `ECONNREFUSED`. */
+  readonly errno?: string | undefined;
+  /** Response headers, secrets redacted. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** Kimi's `Msh-Request-Id` (else `x-request-id`). */
+  readonly requestId?: string | undefined;
+  /** The error body as the server sent it. */
+  readonly body?: unknown;
   readonly cause?: unknown;
 }
 
-/** Base class of every error the pool throws or rejects with. */
-export class KimiPoolError extends Error {
-  readonly code: KimiPoolErrorCode;
-  readonly status: number | undefined;
-  readonly kimiType: string | undefined;
-  readonly key: string | undefined;
-  readonly account: string | undefined;
-  attempts: number | undefined;
+const BRAND = Symbol.for('kimi-pool.error');
+
+/** Sets the pool's fields on an error built by any base class. */
+function brand(target: Error, code: KimiPoolErrorCode, message: string, details: ErrorDetails, ctor: abstract new (...args: never[]) => unknown): void {
+  Object.defineProperty(target, BRAND, { value: true });
+  const t = target as unknown as Record<string, unknown>;
+  t.name = ctor.name;
+  t.message = message;
+  t.code = code;
+  t.status = details.status ?? t.status;
+  t.kimiType = details.kimiType;
+  t.key = details.key;
+  t.account = details.account;
+  t.attempts = details.attempts;
+  t.host = details.host;
+  t.errno = details.errno;
+  t.requestID = details.requestId ?? t.requestID ?? undefined;
+  t.body = details.body;
+  if (details.kimiType !== undefined) t.type = details.kimiType;
+  // As `new Error(message, { cause })` would: an own, non-enumerable property.
+  if (details.cause !== undefined) Object.defineProperty(target, 'cause', { value: details.cause, writable: true, configurable: true });
+  // The SDK's constructor wrote its own message into the stack: write ours.
+  Error.captureStackTrace?.(target, ctor);
+}
+
+/** The response headers an SDK error class expects, from the redacted record. */
+const headersOf = (d: ErrorDetails): Headers => new Headers(d.headers ?? {});
+
+/**
+ * Base class of every error the pool throws or rejects with. Errors of API
+ * calls extend the matching class of the `openai` SDK instead (so
+ * `catch (e) { if (e instanceof OpenAI.RateLimitError) ... }` keeps working
+ * for code written against the SDK); `instanceof KimiPoolError` is true for
+ * all of them.
+ */
+export class KimiPoolError extends OpenAIError {
+  declare readonly code: KimiPoolErrorCode;
+  /** HTTP status, when the server answered. */
+  declare readonly status: number | undefined;
+  /** Kimi's `error.type`. */
+  declare readonly kimiType: string | undefined;
+  /** Id or fingerprint of the key the request last ran on (never the key). */
+  declare readonly key: string | undefined;
+  declare readonly account: string | undefined;
+  declare attempts: number | undefined;
+  /** Host of the base URL the request went to. */
+  declare readonly host: string | undefined;
+  /** For connection faults: the system error code, e.g. `ECONNREFUSED`. */
+  declare readonly errno: string | undefined;
+  /** Response headers (secrets redacted), as the SDK's errors carry them. */
+  declare readonly headers: Headers | undefined;
+  /** Kimi's `Msh-Request-Id` (else `x-request-id`): quote it to Kimi's support. */
+  declare readonly requestID: string | null | undefined;
+  /** The error body as the server sent it. */
+  declare readonly body: unknown;
 
   constructor(code: KimiPoolErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.status = details.status;
-    this.kimiType = details.kimiType;
-    this.key = details.key;
-    this.account = details.account;
-    this.attempts = details.attempts;
+    super(message);
+    brand(this, code, message, details, new.target);
+    (this as { headers: Headers | undefined }).headers = details.headers === undefined ? undefined : headersOf(details);
   }
+
+  /** True for every pool error, whichever SDK class it extends. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== KimiPoolError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+}
+
+type ErrorClass = abstract new (...args: any[]) => Error;
+
+/** An SDK error class with the pool's fields (status, headers and requestID come from the SDK class). */
+function pooled<B extends ErrorClass>(Base: B) {
+  abstract class Pooled extends Base {
+    declare readonly code: KimiPoolErrorCode;
+    declare readonly kimiType: string | undefined;
+    declare readonly key: string | undefined;
+    declare readonly account: string | undefined;
+    declare attempts: number | undefined;
+    declare readonly host: string | undefined;
+    declare readonly errno: string | undefined;
+    declare readonly body: unknown;
+  }
+  return Pooled;
 }
 
 /** Invalid pool options: the message names the field and what to fix. */
@@ -85,72 +163,82 @@ export class RequestTooLargeError extends KimiPoolError {
 }
 
 /** 400 `invalid_request_error`: not retried. */
-export class BadRequestError extends KimiPoolError {
+export class BadRequestError extends pooled(SDK.BadRequestError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_BAD_REQUEST', message, details);
+    super(400, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_BAD_REQUEST', message, details, new.target);
   }
 }
 
 /** 400 `content_filter`: high-risk content, not retried. */
-export class ContentFilterError extends KimiPoolError {
+export class ContentFilterError extends pooled(SDK.BadRequestError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_CONTENT_FILTER', message, details);
+    super(400, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_CONTENT_FILTER', message, details, new.target);
   }
 }
 
 /** 403 `permission_denied_error`: the API is not open for this account. */
-export class PermissionDeniedError extends KimiPoolError {
+export class PermissionDeniedError extends pooled(SDK.PermissionDeniedError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_PERMISSION_DENIED', message, details);
+    super(403, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_PERMISSION_DENIED', message, details, new.target);
   }
 }
 
 /** 404 `resource_not_found_error`: unknown model or no permission. */
-export class NotFoundError extends KimiPoolError {
+export class NotFoundError extends pooled(SDK.NotFoundError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_NOT_FOUND', message, details);
+    super(404, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_NOT_FOUND', message, details, new.target);
   }
 }
 
 /** 401: the key is invalid or revoked. The pool disables it and reroutes. */
-export class AuthenticationError extends KimiPoolError {
+export class AuthenticationError extends pooled(SDK.AuthenticationError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_AUTHENTICATION', message, details);
+    super(401, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_AUTHENTICATION', message, details, new.target);
   }
 }
 
 /** `exceeded_current_quota_error`: account suspended or out of balance. */
-export class QuotaExceededError extends KimiPoolError {
+export class QuotaExceededError extends pooled(SDK.APIError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_QUOTA_EXCEEDED', message, details);
+    super(details.status, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_QUOTA_EXCEEDED', message, details, new.target);
   }
 }
 
 /** 429 `rate_limit_reached_error` more often than `maxRateLimitBounces` allows. */
-export class RateLimitError extends KimiPoolError {
+export class RateLimitError extends pooled(SDK.RateLimitError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_RATE_LIMITED', message, details);
+    super(429, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_RATE_LIMITED', message, details, new.target);
   }
 }
 
 /** 429 `engine_overloaded_error` on every attempt. */
-export class OverloadedError extends KimiPoolError {
+export class OverloadedError extends pooled(SDK.RateLimitError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_OVERLOADED', message, details);
+    super(429, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_OVERLOADED', message, details, new.target);
   }
 }
 
 /** 5xx or a malformed response on every attempt. */
-export class ServerError extends KimiPoolError {
+export class ServerError extends pooled(SDK.InternalServerError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_SERVER', message, details);
+    super(details.status ?? 500, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_SERVER', message, details, new.target);
   }
 }
 
-/** Connection refused, reset or timed out on every attempt. */
-export class ConnectionError extends KimiPoolError {
+/** Connection refused, reset or timed out, or a response that went silent, on every attempt. */
+export class ConnectionError extends pooled(SDK.APIConnectionError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_CONNECTION', message, details);
+    super({ message });
+    brand(this, 'ERR_CONNECTION', message, details, new.target);
   }
 }
 
@@ -162,23 +250,31 @@ export class StreamError extends KimiPoolError {
 }
 
 /** Any other HTTP error from the API. */
-export class APIError extends KimiPoolError {
+export class APIError extends pooled(SDK.APIError) {
   constructor(message: string, details: ErrorDetails) {
-    super('ERR_API', message, details);
+    super(details.status, details.body as object | undefined, message, headersOf(details));
+    brand(this, 'ERR_API', message, details, new.target);
   }
 }
 
-/** The caller's AbortSignal fired. `reason` is the signal's reason. */
-export class RequestAbortedError extends KimiPoolError {
-  constructor(readonly reason: unknown, details: ErrorDetails = {}) {
-    super('ERR_ABORTED', 'The request was aborted by its signal', details);
+/** The caller's AbortSignal fired. `reason` is the signal's reason. An `APIUserAbortError` of the SDK. */
+export class RequestAbortedError extends pooled(SDK.APIUserAbortError) {
+  constructor(
+    readonly reason: unknown,
+    details: ErrorDetails = {},
+  ) {
+    const message = 'The request was aborted by its signal';
+    super({ message });
+    brand(this, 'ERR_ABORTED', message, details, new.target);
   }
 }
 
-/** The request's own `timeout` passed, queued or in flight. */
-export class RequestTimeoutError extends KimiPoolError {
+/** The request's own `timeout` passed, queued or in flight. An `APIConnectionTimeoutError` of the SDK. */
+export class RequestTimeoutError extends pooled(SDK.APIConnectionTimeoutError) {
   constructor(timeoutMs: number, details: ErrorDetails = {}) {
-    super('ERR_REQUEST_TIMEOUT', `The request did not complete within its timeout of ${timeoutMs} ms`, details);
+    const message = `The request did not complete within its timeout of ${timeoutMs} ms`;
+    super({ message });
+    brand(this, 'ERR_REQUEST_TIMEOUT', message, details, new.target);
   }
 }
 

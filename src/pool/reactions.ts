@@ -105,8 +105,18 @@ export function boundedHints(fault: Fault, maxMs: number): { fault: Fault; ignor
 
 /** The typed error a fault fails a request with. */
 export function errorFor(fault: Fault, details: ErrorDetails): KimiPoolError {
-  const d: ErrorDetails = { ...details, status: fault.status, kimiType: fault.kimiType };
-  const where = details.key !== undefined ? ` (key ${details.key}, account ${details.account ?? '?'})` : '';
+  const d: ErrorDetails = {
+    ...details,
+    status: fault.status,
+    kimiType: fault.kimiType,
+    errno: fault.errno,
+    headers: fault.headers,
+    requestId: fault.requestId,
+    body: fault.body,
+    cause: fault.cause,
+  };
+  const place = [details.key !== undefined ? `key ${details.key}, account ${details.account ?? '?'}` : undefined, details.host !== undefined ? `host ${details.host}` : undefined, fault.errno, fault.requestId !== undefined ? `request ${fault.requestId}` : undefined].filter((x) => x !== undefined);
+  const where = place.length > 0 ? ` (${place.join(', ')})` : '';
   const msg = `${fault.status !== undefined ? `${fault.status} ` : ''}${fault.kimiType !== undefined ? `${fault.kimiType}: ` : ''}${fault.message}${where}`;
   switch (fault.kind) {
     case 'bad_request':
