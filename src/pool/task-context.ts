@@ -60,11 +60,21 @@ export class Context implements TaskContext {
   }
 }
 
-/** The fault with the key's string replaced by its id, should the server have echoed the key. */
+/** The fault with the key's string replaced by its id (message, body, cause), should the server have echoed the key. */
 export function withoutKey(fault: Fault | undefined, key: KeyMember): Fault | undefined {
   const secret = key.client.apiKey;
-  if (fault === undefined || typeof secret !== 'string' || secret === '' || !fault.message.includes(secret)) return fault;
-  return { ...fault, message: fault.message.split(secret).join(key.id) };
+  if (fault === undefined || typeof secret !== 'string' || secret === '') return fault;
+  const body = fault.body === undefined ? undefined : JSON.stringify(fault.body);
+  const causeText = fault.cause instanceof Error ? `${fault.cause.message}${String((fault.cause as { error?: unknown }).error === undefined ? '' : JSON.stringify((fault.cause as { error?: unknown }).error))}` : '';
+  if (!fault.message.includes(secret) && !(body?.includes(secret) ?? false) && !causeText.includes(secret)) return fault;
+  const scrub = (text: string): string => text.split(secret).join(key.id);
+  return {
+    ...fault,
+    message: scrub(fault.message),
+    ...(body !== undefined ? { body: JSON.parse(scrub(body)) as unknown } : {}),
+    // The SDK's error keeps the echoed body: a plain copy of its scrubbed message takes its place.
+    ...(fault.cause !== undefined ? { cause: scrubKey(fault.cause instanceof Error && causeText.includes(secret) ? Object.assign(new Error(fault.cause.message), { name: fault.cause.name }) : fault.cause, secret, key.id) } : {}),
+  };
 }
 
 /** `usage.total_tokens` of a response, if it has one. */

@@ -39,6 +39,14 @@ class Level<T extends Queueable> {
     }
   }
 
+  /** Drops every entry no longer queued. */
+  compact(): void {
+    const fresh = this.fresh.drain();
+    for (const item of fresh) if (item.queued) this.fresh.push(item);
+    const returned = this.returned.drain();
+    for (const item of returned) if (item.queued) this.returned.push(item);
+  }
+
   shiftHead(head: T): void {
     if (this.fresh.peek() === head) this.fresh.shift();
     else this.returned.pop();
@@ -56,6 +64,8 @@ export class JobQueue<T extends Queueable> {
   /** Max-heap of the priorities that have a level. */
   private readonly priorities = new MinHeap<number>((a, b) => a > b);
   private live = 0;
+  /** Entries forgotten since the last compaction (some may have left by `peek` since). */
+  private forgotten = 0;
 
   /** Number of entries still queued. */
   get size(): number {
@@ -76,10 +86,29 @@ export class JobQueue<T extends Queueable> {
     this.live++;
   }
 
-  /** Call after clearing `queued` on an entry that is still inside. */
+  /**
+   * Takes an entry out. Removal is lazy, but forgotten entries never pile up:
+   * once they outnumber the live ones (and a thousand), the queue is rebuilt
+   * without them, so 3,000 aborted requests do not stay reachable until the
+   * next pop. O(1) amortised.
+   */
   forget(item: T): void {
     item.queued = false;
     this.live--;
+    if (++this.forgotten > 1024 && this.forgotten > this.live) this.compact();
+  }
+
+  /** Entries held, forgotten ones included (for tests and diagnostics). */
+  get stored(): number {
+    let n = 0;
+    for (const level of this.levels.values()) n += level.fresh.size + level.returned.size;
+    return n;
+  }
+
+  private compact(): void {
+    this.forgotten = 0;
+    // An emptied level stays until peek() drops it with its priority (the heap has no removal).
+    for (const level of this.levels.values()) level.compact();
   }
 
   peek(): T | undefined {
