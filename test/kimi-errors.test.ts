@@ -52,7 +52,10 @@ describe('classifyError', () => {
     ['malformed JSON body (wrapped by the chat front)', new MalformedResponseError(new SyntaxError('Unexpected token < in JSON')), 'malformed'],
     ['error event inside a stream: overloaded', Object.assign(new Error('x'), { error: { type: 'engine_overloaded_error', message: 'busy' } }), 'overloaded'],
     ['error event inside a stream: rate limit', Object.assign(new Error('x'), { error: { type: 'rate_limit_reached_error', message: 'max RPM: 3, please try again after 2 seconds' } }), 'rate_limit'],
-    ['error event inside a stream: unknown type', Object.assign(new Error('x'), { error: { type: 'weird_error', message: '?' } }), 'other'],
+    // No status and a type Kimi does not use: a server fault, as a 500 would be.
+    ['error event inside a stream: unknown type', Object.assign(new Error('x'), { error: { type: 'weird_error', message: '?' } }), 'server'],
+    ['error event inside a stream: a string (a gateway)', new OpenAI.APIError(undefined, 'Stream error: upstream closed' as unknown as object, undefined, undefined), 'server'],
+    ['error event inside a stream: a status in the body', new OpenAI.APIError(undefined, { code: 400, message: 'bad' }, undefined, undefined), 'bad_request'],
     ['SDK user abort', new OpenAI.APIUserAbortError(), 'aborted'],
     ['DOM AbortError', new DOMException('aborted', 'AbortError'), 'aborted'],
   ];
@@ -62,14 +65,26 @@ describe('classifyError', () => {
 
   it('keeps status, Kimi type and message, and parses the rate limit', () => {
     const f = classifyError(apiError(429, { type: 'rate_limit_reached_error', message: kimi429.tpm(10, 5) }, { 'msh-org-id': 'org-9' }));
-    expect(f).toEqual({
+    expect(f).toMatchObject({
       kind: 'rate_limit',
       status: 429,
       kimiType: 'rate_limit_reached_error',
       message: kimi429.tpm(10, 5),
       rateLimit: { dimension: 'tpm', current: 10, limit: 5 },
       orgId: 'org-9',
+      headers: { 'msh-org-id': 'org-9' },
+      body: { type: 'rate_limit_reached_error', message: kimi429.tpm(10, 5) },
     });
+  });
+
+  it('keeps the error, the request id, redacted headers, and the errno of a connection fault', () => {
+    const e = apiError(500, { type: 'server_error', message: 'boom' }, { 'msh-request-id': 'req-1', 'set-cookie': 'session=secret' });
+    const f = classifyError(e);
+    expect(f?.cause).toBe(e);
+    expect(f?.requestId).toBe('req-1');
+    expect(f?.headers).toEqual({ 'msh-request-id': 'req-1', 'set-cookie': '[redacted]' });
+    const refused = new OpenAI.APIConnectionError({ cause: new TypeError('fetch failed', { cause: new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:9'), { code: 'ECONNREFUSED' })]) }) });
+    expect(classifyError(refused)).toMatchObject({ kind: 'connection', errno: 'ECONNREFUSED', cause: refused });
   });
 
   it('reads retry-after-ms, then retry-after (seconds or HTTP date)', () => {

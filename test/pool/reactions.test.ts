@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as E from '../../src/errors.js';
 import type { Fault, FaultKind, RateLimitInfo } from '../../src/kimi-errors.js';
-import { errorFor, learnedLimits, rateLimitPauseMs, reactionTo, type Reaction } from '../../src/pool/reactions.js';
+import { boundedHints, errorFor, learnedLimits, rateLimitPauseMs, reactionTo, type Reaction } from '../../src/pool/reactions.js';
 import type { Limits } from '../../src/tiers.js';
 
 const LIMITS: Limits = { concurrency: 50, rpm: 200, tpm: 2_000_000, tpd: Infinity };
@@ -96,5 +96,24 @@ describe('errorFor', () => {
     expect(E.isKimiPoolError(e)).toBe(true);
     expect(e).toMatchObject({ code, status: 418, kimiType: 'some_type', key: 'sk-…abc123', account: 'org-1', attempts: 2, name: cls.name });
     expect(e.message).toBe('418 some_type: it broke (key sk-…abc123, account org-1)');
+  });
+});
+
+describe('boundedHints: a wait the server asks for is bounded', () => {
+  const cases: [string, Fault, number, number | undefined, number | undefined, number | undefined][] = [
+    // name, fault, cap, kept header, kept message wait, ignored
+    ['a day in retry-after is ignored', { kind: 'server', status: 503, message: 'x', retryAfterMs: 86_400_000 }, 60_000, undefined, undefined, 86_400_000],
+    ['a wait within the cap is kept', { kind: 'overloaded', status: 429, message: 'x', retryAfterMs: 2_000 }, 60_000, 2_000, undefined, undefined],
+    ['exactly the cap is kept', { kind: 'server', status: 503, message: 'x', retryAfterMs: 60_000 }, 60_000, 60_000, undefined, undefined],
+    ['"try again after 3600 seconds" is ignored, the header kept', { kind: 'rate_limit', status: 429, message: 'x', retryAfterMs: 1_000, rateLimit: { dimension: 'rpm', limit: 3, retryAfterMs: 3_600_000 } }, 60_000, 1_000, undefined, 3_600_000],
+    ['a cap of Infinity keeps everything', { kind: 'server', status: 503, message: 'x', retryAfterMs: 86_400_000 }, Infinity, 86_400_000, undefined, undefined],
+  ];
+  it.each(cases)('%s', (_, fault, cap, header, told, ignored) => {
+    const r = boundedHints(fault, cap);
+    expect(r.fault.retryAfterMs).toBe(header);
+    expect(r.fault.rateLimit?.retryAfterMs).toBe(told);
+    expect(r.ignoredMs).toBe(ignored);
+    expect(r.fault.kind).toBe(fault.kind);
+    if (fault.rateLimit !== undefined) expect(r.fault.rateLimit?.limit).toBe(fault.rateLimit.limit);
   });
 });
