@@ -1,0 +1,97 @@
+/**
+ * Accounts are learned from `Msh-Org-Id` on every response, 429s included; a
+ * warning nobody listens to is written once per kind through
+ * `process.emitWarning`, as is a disabled key nobody listens for.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { WarningEvent } from '../../src/events.js';
+import type { KimiPool } from '../../src/kimi-pool.js';
+import { completion, loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
+
+let server: Loopback | undefined;
+let pool: KimiPool | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await server?.close();
+  await pool?.close();
+  server = undefined;
+  pool = undefined;
+});
+
+const rpm = { error: { type: 'rate_limit_reached_error', message: 'Your account org-1<ak-1> request reached organization max RPM: 3, please try again after 1 seconds' } };
+
+describe('shared_account', () => {
+  const answers: [string, number, unknown][] = [
+    ['every answer a 429', 429, rpm],
+    ['every answer a 500', 500, { error: { type: 'server_error', message: 'boom' } }],
+    ['every answer a success', 200, completion('ok')],
+  ];
+  it.each(answers)('is learned when %s', async (_, status, body) => {
+    server = await loopback((_, res) => sendJson(res, status, body, { 'msh-org-id': 'org-shared' }));
+    pool = poolOn(server.url, { retries: 0, maxRateLimitBounces: 0 }, ['a', 'b']);
+    const warnings: WarningEvent[] = [];
+    pool.on('warning', (w) => warnings.push(w));
+    await Promise.allSettled([pool.chat.completions.create(params()), pool.chat.completions.create(params())]);
+    expect(new Set(server.hits.map((h) => h.auth)).size).toBe(2);
+    const shared = warnings.filter((w) => w.code === 'shared_account');
+    expect(shared).toHaveLength(1);
+    expect(shared[0]?.message).toMatch(/key-a .*key-b|key-b .*key-a/);
+  });
+});
+
+describe('with no warning listener', () => {
+  function capture() {
+    const written: { message: string; code: string | undefined }[] = [];
+    vi.spyOn(process, 'emitWarning').mockImplementation(((message: string | Error, options?: { code?: string }) => {
+      written.push({ message: String(message), code: options?.code });
+    }) as typeof process.emitWarning);
+    return written;
+  }
+
+  it('writes a request without max_tokens once, through process.emitWarning', async () => {
+    const written = capture();
+    server = await loopback((_, res) => sendJson(res, 200, completion('ok')));
+    pool = poolOn(server.url);
+    const { max_tokens: _m, ...noMax } = params();
+    await pool.chat.completions.create(noMax);
+    await pool.chat.completions.create(noMax);
+    expect(written.map((w) => w.code)).toEqual(['KIMI_POOL_NO_MAX_TOKENS']);
+  });
+
+  it('writes a key disabled by a 401 once', async () => {
+    const written = capture();
+    server = await loopback((hit, res) =>
+      hit.auth?.includes('secret-0') === true ? sendJson(res, 401, { error: { type: 'invalid_authentication_error', message: 'Invalid Authentication' } }) : sendJson(res, 200, completion('ok')),
+    );
+    pool = poolOn(server.url, {}, ['a', 'b']);
+    await Promise.all([pool.chat.completions.create(params()), pool.chat.completions.create(params())]);
+    expect(written.map((w) => w.code)).toEqual(['KIMI_POOL_KEY_DISABLED']);
+    expect(written[0]?.message).toContain('key-a');
+    expect(written[0]?.message).not.toContain('sk-loopback');
+  });
+
+  it('writes a listener that throws once', async () => {
+    const written = capture();
+    server = await loopback((_, res) => sendJson(res, 200, completion('ok')));
+    pool = poolOn(server.url);
+    pool.on('success', () => {
+      throw new Error('listener bug');
+    });
+    await pool.chat.completions.create(params());
+    await pool.chat.completions.create(params());
+    expect(written.map((w) => w.code)).toEqual(['KIMI_POOL_LISTENER_ERROR']);
+    expect(written[0]?.message).toContain('listener bug');
+  });
+
+  it('writes nothing when a warning listener is there', async () => {
+    const written = capture();
+    server = await loopback((_, res) => sendJson(res, 200, completion('ok')));
+    pool = poolOn(server.url);
+    const heard: string[] = [];
+    pool.on('warning', (w) => heard.push(w.code));
+    const { max_tokens: _m, ...noMax } = params();
+    await pool.chat.completions.create(noMax);
+    expect(heard).toEqual(['no_max_tokens']);
+    expect(written).toEqual([]);
+  });
+});
