@@ -23,7 +23,8 @@ export const NEVER = -1;
 export class AccountLimiter {
   private limitsNow: Limits;
   private readonly starts: StartLog;
-  private readonly minute = new TokenWindow();
+  // Reservations less than 1/6000 window apart share an entry (stamped with the later time: conservative, at most 10 ms at a 60 s window), so a burst does not allocate one entry per request.
+  private readonly minute: TokenWindow;
   private readonly day: TokenWindow;
   private span = 0;
   private daySpan = 0;
@@ -40,6 +41,7 @@ export class AccountLimiter {
   ) {
     this.limitsNow = limits;
     this.starts = new StartLog(limits.rpm);
+    this.minute = new TokenWindow(windowMs / 6000);
     this.setMargin(marginMs);
     // A day holds many starts; merging reservations 1/60 window apart bounds memory.
     this.day = new TokenWindow(windowMs / 60);

@@ -396,7 +396,7 @@ export class Engine implements DispatchHost {
     // (no wake: the release below wakes the dispatcher).
     if (job.leave === Leave.unsent || job.leave === Leave.writing) {
       job.leave = Leave.left;
-      quiet(this.store.sent?.(account.id, job.seq));
+      quiet(this.store.sent?.(account.id, job.seq, job.tokens));
     }
     account.inFlight--;
     key.inFlight--;
@@ -408,7 +408,7 @@ export class Engine implements DispatchHost {
   /** The attempt's request left the process: its start counts from now. */
   private readonly leftFor = (job: Job): void => {
     const account = job.account as AccountMember;
-    const sent = this.store.sent?.(account.id, job.seq);
+    const sent = this.store.sent?.(account.id, job.seq, job.tokens);
     // An account full of starts that had not left yet may have room now.
     if (account.place !== 'blocked') return;
     if (sent instanceof Promise) after(sent, () => this.dispatcher.wake(account));

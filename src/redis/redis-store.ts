@@ -181,7 +181,7 @@ export class RedisStore implements LimitStore {
    * of asking for the grant, which the margin covers: most requests then cost
    * no extra round trip. Never rejects.
    */
-  sent(account: string, lease: number): Promise<void> {
+  sent(account: string, lease: number, _tokens: number): Promise<void> {
     const a = this.account(account);
     const list = a.held.get(lease);
     const member = list?.[list.length - 1];

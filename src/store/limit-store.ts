@@ -47,11 +47,12 @@ export interface LimitStore {
   init(context: StoreContext): Awaitable<void>;
   acquire(account: string, tokens: number, lease: number): Awaitable<number>;
   /**
-   * The request of a granted lease left the process now: its start (RPM) and
-   * reservation (TPM) count from now, never from earlier. Optional: a store
-   * without it counts them from the grant.
+   * The request of a granted lease (reserving `tokens`, as acquired) left the
+   * process now: its start (RPM) and reservation (TPM) count from now, never
+   * from earlier. Called exactly once per grant, before its release. Optional:
+   * a store without it counts them from the grant.
    */
-  sent?(account: string, lease: number): Awaitable<void>;
+  sent?(account: string, lease: number, tokens: number): Awaitable<void>;
   release(account: string, lease: number): Awaitable<void>;
   /**
    * Sets the account's safety margin (ms added to every window), learned from

@@ -9,7 +9,7 @@ describeStoreContract('MemoryStore', () => new MemoryStore());
 /** Acquires as the pool does when the request leaves at once. */
 function sent(s: MemoryStore, account: string, tokens: number, lease: number): number {
   const wait = s.acquire(account, tokens, lease);
-  if (wait === 0) s.sent(account, lease);
+  if (wait === 0) s.sent(account, lease, tokens);
   return wait;
 }
 

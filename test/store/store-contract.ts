@@ -25,7 +25,7 @@ export type MakeStore = () => LimitStore | Promise<LimitStore>;
 /** Acquires as the pool does: a granted request is sent at once (its start then counts). */
 export async function acquireSent(s: LimitStore, account: string, tokens: number, lease: number): Promise<number> {
   const wait = await s.acquire(account, tokens, lease);
-  if (wait === 0) await s.sent?.(account, lease);
+  if (wait === 0) await s.sent?.(account, lease, tokens);
   return wait;
 }
 
