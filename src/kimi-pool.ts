@@ -142,6 +142,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           nextFreeInMs: usable ? u.nextFreeInMs : null,
         };
       }),
+      usage: e.usage.stats(),
     };
   }
 }
