@@ -57,6 +57,11 @@ export interface ModelUsageStats {
   readonly cost: number | null;
 }
 
+/** One account and model in {@link UsageStats}. */
+export interface AccountModelUsageStats extends ModelUsageStats {
+  readonly account: string;
+}
+
 /** Usage and cost in {@link PoolStats}. */
 export interface UsageStats {
   /** ISO 4217 code of every cost here, from the pool's price table. */
@@ -64,6 +69,8 @@ export interface UsageStats {
   /** The price table's `source`, if it names one. */
   readonly priceSource: string | null;
   readonly models: readonly ModelUsageStats[];
+  /** The same per account and model (one row per pair seen). */
+  readonly byAccount: readonly AccountModelUsageStats[];
   /** The sum over models; `null` when some model used has no price. */
   readonly cost: number | null;
   /** Models used that the price table does not name. */

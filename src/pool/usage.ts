@@ -63,6 +63,7 @@ export class UsageBook {
       currency: this.prices.currency,
       priceSource: this.prices.source ?? null,
       models: list,
+      byAccount: [...this.entries.values()].map((e) => ({ ...e, cost: e.cost ?? null })),
       cost: unpricedModels.length > 0 ? null : list.reduce((sum, m) => sum + (m.cost ?? 0), 0),
       unpricedModels,
     };
