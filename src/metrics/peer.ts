@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
  * created, so `kimi-pool/metrics` works with either one installed.
  * @throws {ConfigError} naming the package to install.
  */
-export function loadPeer<T>(name: 'prom-client' | '@opentelemetry/api', user: string): T {
+export function loadPeer<T>(name: string, user: string): T {
   try {
     return require(name) as T;
   } catch (error) {
