@@ -2,6 +2,7 @@ import type * as Api from '@opentelemetry/api';
 import type { FailedEvent, QueuedEvent, RateLimitedEvent, RetryEvent, StartEvent, SuccessEvent } from '../events.js';
 import type { KimiPool } from '../kimi-pool.js';
 import { KimiPoolError } from '../errors.js';
+import { listen } from './listen.js';
 import { loadPeer } from './peer.js';
 import { GEN_AI_PROVIDER } from './otel.js';
 
@@ -76,20 +77,10 @@ export function otelTracing(pool: KimiPool, options: OtelTracingOptions = {}): O
     span.setStatus({ code: api.SpanStatusCode.ERROR, message: e.error.message });
     span.end();
   };
-  pool.on('queued', onQueued);
-  pool.on('start', onStart);
-  pool.on('retry', onRetry);
-  pool.on('ratelimited', onRateLimited);
-  pool.on('success', onSuccess);
-  pool.on('failed', onFailed);
+  const stop = listen(pool, { queued: onQueued, start: onStart, retry: onRetry, ratelimited: onRateLimited, success: onSuccess, failed: onFailed });
   return {
     close() {
-      pool.off('queued', onQueued);
-      pool.off('start', onStart);
-      pool.off('retry', onRetry);
-      pool.off('ratelimited', onRateLimited);
-      pool.off('success', onSuccess);
-      pool.off('failed', onFailed);
+      stop();
       // Nothing will end them now: end them, marked so.
       for (const span of spans.values()) {
         span.addEvent('kimi_pool.tracing_closed');

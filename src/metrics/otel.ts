@@ -1,6 +1,7 @@
 import type * as Api from '@opentelemetry/api';
 import type { FailedEvent, StartEvent, SuccessEvent } from '../events.js';
 import type { KimiPool } from '../kimi-pool.js';
+import { listen } from './listen.js';
 import { loadPeer } from './peer.js';
 import { FAULT_KINDS, NO_KEY, RATE_LIMIT_KINDS, remaining, REMAINING_LIMITS, scrapeSnapshot, TOKEN_TYPES, UNKNOWN_MODEL } from './snapshot.js';
 
@@ -93,14 +94,10 @@ export function otelMetrics(pool: KimiPool, options: OtelMetricsOptions = {}): O
   const onFailed = (e: FailedEvent): void => {
     requests.add(1, { 'kimi_pool.account': e.account ?? NO_KEY, 'kimi_pool.key': e.key ?? NO_KEY, 'kimi_pool.outcome': 'failed' });
   };
-  pool.on('start', onStart);
-  pool.on('success', onSuccess);
-  pool.on('failed', onFailed);
+  const stop = listen(pool, { start: onStart, success: onSuccess, failed: onFailed });
   return {
     close() {
-      pool.off('start', onStart);
-      pool.off('success', onSuccess);
-      pool.off('failed', onFailed);
+      stop();
       meter.removeBatchObservableCallback(observe, observables);
     },
   };

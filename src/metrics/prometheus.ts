@@ -1,6 +1,7 @@
 import type * as Prom from 'prom-client';
 import type { KimiPool } from '../kimi-pool.js';
 import type { FailedEvent, StartEvent, SuccessEvent } from '../events.js';
+import { listen } from './listen.js';
 import { loadPeer } from './peer.js';
 import { FAULT_KINDS, NO_KEY, RATE_LIMIT_KINDS, remaining, REMAINING_LIMITS, scrapeSnapshot, TOKEN_TYPES, UNKNOWN_MODEL } from './snapshot.js';
 
@@ -148,16 +149,12 @@ export function prometheusMetrics(pool: KimiPool, options: PrometheusMetricsOpti
   const onFailed = (e: FailedEvent): void => {
     requests.inc({ account: e.account ?? NO_KEY, key: e.key ?? NO_KEY, outcome: 'failed' });
   };
-  pool.on('start', onStart);
-  pool.on('success', onSuccess);
-  pool.on('failed', onFailed);
+  const stop = listen(pool, { start: onStart, success: onSuccess, failed: onFailed });
 
   return {
     registry,
     close() {
-      pool.off('start', onStart);
-      pool.off('success', onSuccess);
-      pool.off('failed', onFailed);
+      stop();
       for (const name of names) registry.removeSingleMetric(name);
     },
   };

@@ -4,7 +4,7 @@
  */
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { costOf, KIMI_PRICES_USD } from '../../src/index.js';
+import { costOf, KIMI_PRICES_USD, KimiPool } from '../../src/index.js';
 import { prometheusMetrics } from '../../src/metrics/index.js';
 import { parseExposition, sum } from '../helpers/prom-text.js';
 import { PRICED, startWorkload, UNPRICED, type Workload } from './workload.js';
@@ -91,4 +91,22 @@ describe('prometheusMetrics', () => {
     const text = await registry.metrics();
     expect(text).not.toMatch(/sk-[a-z]+-key/);
   }, 60_000);
+});
+
+describe('prometheusMetrics close()', () => {
+  it('stops listening and takes its series out of the registry', async () => {
+    const pool = new KimiPool({ keys: 'sk-close-test-0001', tier: 'tier5' });
+    const registry = new Registry();
+    const before = pool.listenerCount('success');
+    const metrics = prometheusMetrics(pool, { registry, prefix: 'app_' });
+    expect(pool.listenerCount('success')).toBe(before + 1);
+    await pool.schedule(() => ({ model: PRICED, usage: { prompt_tokens: 3, completion_tokens: 1 } }));
+    expect(sum(parseExposition(await registry.metrics()), 'app_requests_total')).toBe(1);
+    metrics.close();
+    expect(pool.listenerCount('success')).toBe(before);
+    expect(registry.getMetricsAsArray()).toEqual([]);
+    // A second exporter can register the same names again.
+    prometheusMetrics(pool, { registry, prefix: 'app_' }).close();
+    await pool.close();
+  });
 });
