@@ -6,6 +6,8 @@ import type { AccountUsage, LimitStore, StoreContext } from './limit-store.js';
 /** The default store: limits held in this process, decided synchronously. */
 export class MemoryStore implements LimitStore {
   private readonly limiters = new Map<string, AccountLimiter>();
+  /** Tokens of each granted lease whose request has not left yet. */
+  private readonly unsent = new Map<number, number>();
   private clock: Clock | undefined;
 
   init(context: StoreContext): void {
@@ -15,16 +17,32 @@ export class MemoryStore implements LimitStore {
     }
   }
 
-  acquire(account: string, tokens: number, _lease: number): number {
+  acquire(account: string, tokens: number, lease: number): number {
     const limiter = this.limiter(account);
     const now = (this.clock as Clock).now();
     const wait = limiter.check(now, tokens);
-    if (wait === 0) limiter.commit(now, tokens);
+    if (wait === 0) {
+      limiter.commit(now, tokens);
+      this.unsent.set(lease, tokens);
+    }
     return wait;
   }
 
-  release(account: string, _lease: number): void {
+  sent(account: string, lease: number): void {
+    const tokens = this.unsent.get(lease);
+    if (tokens === undefined) return;
+    this.unsent.delete(lease);
+    this.limiter(account).leave((this.clock as Clock).now(), tokens);
+  }
+
+  release(account: string, lease: number): void {
+    // A grant released without being sent counts from now (never earlier than it could have left).
+    this.sent(account, lease);
     this.limiter(account).release();
+  }
+
+  setMargin(account: string, marginMs: number): void {
+    this.limiter(account).setMargin(marginMs);
   }
 
   pause(account: string, ms: number): void {
