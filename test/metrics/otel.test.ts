@@ -8,6 +8,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KimiPool, RequestTimeoutError } from '../../src/index.js';
 import { otelMetrics, otelTracing, REQUEST_SPAN } from '../../src/metrics/index.js';
 import { PRICED, startWorkload, type Workload } from './workload.js';
 
@@ -107,4 +108,41 @@ describe('otelTracing', () => {
     }
     await provider.shutdown();
   }, 60_000);
+});
+
+describe('otelTracing close()', () => {
+  it('ends the spans of requests still running, marked, and records no more', async () => {
+    const pool = new KimiPool({ keys: 'sk-trace-close-0001', tier: 'tier5' });
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracing = otelTracing(pool, { tracer: provider.getTracer('test') });
+    let finish: (v: string) => void = () => undefined;
+    const running = pool.schedule(() => new Promise<string>((resolve) => (finish = resolve)));
+    await new Promise((resolve) => setImmediate(resolve));
+    tracing.close();
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.events.map((e) => e.name)).toEqual(['kimi_pool.attempt', 'kimi_pool.tracing_closed']);
+    finish('done');
+    await running;
+    await pool.schedule(() => 'later');
+    expect(exporter.getFinishedSpans()).toHaveLength(1);
+    await pool.close();
+    await provider.shutdown();
+  });
+
+  it('marks a failed request ERROR with the pool error code', async () => {
+    const pool = new KimiPool({ keys: 'sk-trace-fail-00001', tier: 'tier5' });
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    otelTracing(pool, { tracer: provider.getTracer('test') });
+    // A task that ends only when aborted: the request's timeout fails it.
+    const task = ({ signal }: { signal: AbortSignal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    await expect(pool.schedule(task, { timeout: 20 })).rejects.toBeInstanceOf(RequestTimeoutError);
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.status.code).toBe(2);
+    expect(span?.attributes['error.type']).toBe(new RequestTimeoutError(20).code);
+    expect(span?.events.map((e) => e.name)).toContain('exception');
+    await pool.close();
+    await provider.shutdown();
+  });
 });
