@@ -142,6 +142,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           unpredicted429s: a.surprises,
         };
       }),
+      usage: e.usage.stats(),
     };
   }
 }

@@ -29,6 +29,8 @@ import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext }
 import { KeyDepartures, Leave } from './departures.js';
 import { watchWire } from '../net/wire-watch.js';
 import { MarginLearner } from './margins.js';
+import { cachedTokensOf, KIMI_PRICES_USD, parsePriceTable, type TokenUsage } from '../pricing.js';
+import { modelOf, UNKNOWN_MODEL, UsageBook, usageOf } from './usage.js';
 import { KeyFetches } from './key-fetch.js';
 import { boundedHints } from './reactions.js';
 
@@ -63,6 +65,8 @@ export class Engine implements DispatchHost {
   closed = false;
   private readonly control: AccountControl;
   readonly margins: MarginLearner;
+  /** Tokens and cost of successful responses, per account and model. */
+  readonly usage: UsageBook;
   private idleWaiters: (() => void)[] = [];
   /** Stops watching Node's fetch for this pool's keys. */
   private readonly unwatch: (() => void)[] = [];
@@ -75,6 +79,7 @@ export class Engine implements DispatchHost {
   ) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.usage = new UsageBook(options.prices === undefined ? KIMI_PRICES_USD : parsePriceTable(options.prices, 'Option `prices`'));
     this.store = options.store ?? new MemoryStore();
     const userFetch = options.clientOptions?.fetch;
     const fetches = new KeyFetches(this.clock, config, (message) => events.emit('warning', { code: 'shared_account', message }));
@@ -234,6 +239,8 @@ export class Engine implements DispatchHost {
     // A task of an earlier run (bounced, failed over, retried) holds nothing now.
     if (run !== job.run) return () => undefined;
     job.held = true;
+    // A stream holds its slot once its first chunk arrived: that is its time to first chunk.
+    const firstChunkMs = this.clock.now() - job.startedAt;
     let released = false;
     return (job.releaseHold = (result) => {
       // A release from an earlier run's task is stale.
@@ -248,7 +255,7 @@ export class Engine implements DispatchHost {
       const ok = job.ok && result?.error === undefined;
       this.releaseSlot(job);
       this.cleanup(job);
-      if (ok) this.succeededOn(job, result?.usedTokens);
+      if (ok) this.succeededOn(job, result?.usedTokens, result?.usage, result?.model, firstChunkMs);
       else job.key?.count('failed');
       this.checkIdle();
     });
@@ -266,11 +273,11 @@ export class Engine implements DispatchHost {
     }
     this.releaseSlot(job);
     if (job.state === 'done') return this.checkIdle();
-    this.succeededOn(job, usedTokensOf(value));
+    this.succeededOn(job, usedTokensOf(value), usageOf(value), modelOf(value), undefined);
     this.resolve(job, value);
   }
 
-  private succeededOn(job: Job, usedTokens: number | undefined): void {
+  private succeededOn(job: Job, usedTokens: number | undefined, usage: TokenUsage | undefined, model: string | undefined, firstChunkMs: number | undefined): void {
     const account = job.account as AccountMember;
     const key = job.key as KeyMember;
     account.rateLimitStreak = 0;
@@ -279,9 +286,19 @@ export class Engine implements DispatchHost {
     if (usedTokens !== undefined) {
       key.count('usedTokens', usedTokens);
     }
+    const cost = usage === undefined ? undefined : this.countUsage(key, model, usage);
     if (this.events.listenerCount('success') > 0) {
-      this.events.emit('success', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, durationMs: this.clock.now() - job.startedAt, usedTokens });
+      this.events.emit('success', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, durationMs: this.clock.now() - job.startedAt, usedTokens, model, usage, cost, firstChunkMs });
     }
+  }
+
+  /** Adds a response's usage to its key, its account and the usage book; returns its cost. */
+  private countUsage(key: KeyMember, model: string | undefined, usage: TokenUsage): number | undefined {
+    const cost = this.usage.record(key.account.id, model ?? UNKNOWN_MODEL, usage);
+    key.count('promptTokens', usage.prompt_tokens ?? 0);
+    key.count('completionTokens', usage.completion_tokens ?? 0);
+    key.count('cachedTokens', cachedTokensOf(usage));
+    return cost;
   }
 
   private rejected(job: Job, error: unknown): void {
