@@ -90,26 +90,13 @@ const headersOf = (d: ErrorDetails): Headers => new Headers(d.headers ?? {});
  * for code written against the SDK); `instanceof KimiPoolError` is true for
  * all of them.
  */
-export class KimiPoolError extends OpenAIError {
-  declare readonly code: KimiPoolErrorCode;
+export class KimiPoolError extends pooled(OpenAIError) {
   /** HTTP status, when the server answered. */
   declare readonly status: number | undefined;
-  /** Kimi's `error.type`. */
-  declare readonly kimiType: string | undefined;
-  /** Id or fingerprint of the key the request last ran on (never the key). */
-  declare readonly key: string | undefined;
-  declare readonly account: string | undefined;
-  declare attempts: number | undefined;
-  /** Host of the base URL the request went to. */
-  declare readonly host: string | undefined;
-  /** For connection faults: the system error code, e.g. `ECONNREFUSED`. */
-  declare readonly errno: string | undefined;
   /** Response headers (secrets redacted), as the SDK's errors carry them. */
   declare readonly headers: Headers | undefined;
   /** Kimi's `Msh-Request-Id` (else `x-request-id`): quote it to Kimi's support. */
   declare readonly requestID: string | null | undefined;
-  /** The error body as the server sent it. */
-  declare readonly body: unknown;
 
   constructor(code: KimiPoolErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
@@ -130,12 +117,17 @@ type ErrorClass = abstract new (...args: any[]) => Error;
 function pooled<B extends ErrorClass>(Base: B) {
   abstract class Pooled extends Base {
     declare readonly code: KimiPoolErrorCode;
+    /** Kimi's `error.type`. */
     declare readonly kimiType: string | undefined;
+    /** Id or fingerprint of the key the request last ran on (never the key). */
     declare readonly key: string | undefined;
     declare readonly account: string | undefined;
     declare attempts: number | undefined;
+    /** Host of the base URL the request went to. */
     declare readonly host: string | undefined;
+    /** For connection faults: the system error code, e.g. `ECONNREFUSED`. */
     declare readonly errno: string | undefined;
+    /** The error body as the server sent it. */
     declare readonly body: unknown;
   }
   return Pooled;

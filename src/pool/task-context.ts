@@ -67,15 +67,18 @@ export function withoutKey(fault: Fault | undefined, key: KeyMember): Fault | un
   const secret = key.client.apiKey;
   if (fault === undefined || typeof secret !== 'string' || secret === '') return fault;
   const body = fault.body === undefined ? undefined : JSON.stringify(fault.body);
-  const causeText = fault.cause instanceof Error ? `${fault.cause.message}${String((fault.cause as { error?: unknown }).error === undefined ? '' : JSON.stringify((fault.cause as { error?: unknown }).error))}` : '';
+  // The SDK's error keeps the body it read: its message and body are where an echoed key hides.
+  const cause = fault.cause as { message?: unknown; error?: unknown } | undefined;
+  const causeText = `${String(cause?.message ?? '')}${cause?.error === undefined ? '' : JSON.stringify(cause.error)}`;
   if (!fault.message.includes(secret) && !(body?.includes(secret) ?? false) && !causeText.includes(secret)) return fault;
   const scrub = (text: string): string => text.split(secret).join(key.id);
+  const copy = new Error(scrub(String(cause?.message ?? '')));
+  if (fault.cause instanceof Error) copy.name = fault.cause.name;
   return {
     ...fault,
     message: scrub(fault.message),
     ...(body !== undefined ? { body: JSON.parse(scrub(body)) as unknown } : {}),
-    // The SDK's error keeps the echoed body: a plain copy of its scrubbed message takes its place.
-    ...(fault.cause !== undefined ? { cause: scrubKey(fault.cause instanceof Error && causeText.includes(secret) ? Object.assign(new Error(fault.cause.message), { name: fault.cause.name }) : fault.cause, secret, key.id) } : {}),
+    ...(fault.cause !== undefined ? { cause: causeText.includes(secret) ? copy : fault.cause } : {}),
   };
 }
 

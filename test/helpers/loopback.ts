@@ -22,6 +22,16 @@ export interface Loopback {
   close(): Promise<void>;
 }
 
+/** Servers and pools made by this module, until {@link closeAll}. */
+const open = new Set<{ close(): Promise<void> }>();
+
+/** Closes every server and pool made since the last call: `afterEach(closeAll)`. */
+export async function closeAll(): Promise<void> {
+  const all = [...open];
+  open.clear();
+  for (const x of all) await x.close();
+}
+
 export async function loopback(handle: Handler): Promise<Loopback> {
   const hits: Hit[] = [];
   const server: Server = createServer((req, res) => {
@@ -35,7 +45,7 @@ export async function loopback(handle: Handler): Promise<Loopback> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const made: Loopback = {
     url: `http://127.0.0.1:${port}/v1`,
     hits,
     close: () =>
@@ -45,6 +55,8 @@ export async function loopback(handle: Handler): Promise<Loopback> {
         server.close(() => resolve());
       }),
   };
+  open.add(made);
+  return made;
 }
 
 export const completion = (content: string, extra: Record<string, unknown> = {}) => ({
@@ -83,7 +95,7 @@ export function sse(res: ServerResponse, headers: Record<string, string> = {}) {
 
 /** A one-key-per-account pool on the loopback server, roomy limits, fast retries, no jitter. */
 export function poolOn(url: string, options: Partial<KimiPoolOptions> = {}, accounts = ['a']): KimiPool {
-  return new KimiPool({
+  const pool = new KimiPool({
     keys: accounts.map((account, i) => ({ key: `sk-loopback-secret-${i}-0123456789`, id: `key-${account}`, account })),
     accounts: Object.fromEntries(accounts.map((a) => [a, { concurrency: 4, rpm: 10_000, tpm: 100_000_000, tpd: Infinity }])),
     baseURL: url,
@@ -92,6 +104,8 @@ export function poolOn(url: string, options: Partial<KimiPoolOptions> = {}, acco
     random: () => 0.5,
     ...options,
   });
+  open.add(pool);
+  return pool;
 }
 
 /** The request parameters every test sends. */

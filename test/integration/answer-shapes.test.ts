@@ -7,16 +7,11 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BadRequestError, OverloadedError, ServerError, StreamError, type KimiPoolError } from '../../src/errors.js';
 import type { KimiPool } from '../../src/kimi-pool.js';
-import { chunk, completion, loopback, params, poolOn, sendJson, sse, type Loopback } from '../helpers/loopback.js';
+import { closeAll, chunk, completion, loopback, params, poolOn, sendJson, sse, type Loopback } from '../helpers/loopback.js';
 
-let server: Loopback | undefined;
-let pool: KimiPool | undefined;
-afterEach(async () => {
-  await server?.close();
-  await pool?.close();
-  server = undefined;
-  pool = undefined;
-});
+let server: Loopback;
+let pool: KimiPool;
+afterEach(closeAll);
 
 const rpm429 = 'Your account org-1<ak-1> request reached organization max RPM: 3, please try again after 1 seconds';
 

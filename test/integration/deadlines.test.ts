@@ -10,16 +10,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, StreamError } from '../../src/errors.js';
 import type { KimiPool } from '../../src/kimi-pool.js';
 import type { RetryEvent } from '../../src/events.js';
-import { chunk, completion, loopback, params, poolOn, sendJson, sse, type Hit, type Loopback } from '../helpers/loopback.js';
+import { closeAll, chunk, completion, loopback, params, poolOn, sendJson, sse, type Hit, type Loopback } from '../helpers/loopback.js';
 
-let server: Loopback | undefined;
-let pool: KimiPool | undefined;
-afterEach(async () => {
-  await server?.close();
-  await pool?.close();
-  server = undefined;
-  pool = undefined;
-});
+let server: Loopback;
+let pool: KimiPool;
+afterEach(closeAll);
 
 /** Short limits for the stalls: they never end by themselves, so no timing decides the outcome. */
 const LIMITS = { idleTimeoutMs: 300, attemptTimeoutMs: 60_000 };

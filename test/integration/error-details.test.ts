@@ -9,16 +9,11 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as E from '../../src/errors.js';
 import type { KimiPool } from '../../src/kimi-pool.js';
-import { loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
+import { closeAll, loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
 
-let server: Loopback | undefined;
-let pool: KimiPool | undefined;
-afterEach(async () => {
-  await server?.close();
-  await pool?.close();
-  server = undefined;
-  pool = undefined;
-});
+let server: Loopback;
+let pool: KimiPool;
+afterEach(closeAll);
 
 /** A port nothing listens on: bound, read, closed. */
 async function closedPort(): Promise<number> {

@@ -7,16 +7,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RateLimitedEvent, RetryEvent, WarningEvent } from '../../src/events.js';
 import type { KimiPool } from '../../src/kimi-pool.js';
-import { completion, loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
+import { closeAll, completion, loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
 
-let server: Loopback | undefined;
-let pool: KimiPool | undefined;
-afterEach(async () => {
-  await server?.close();
-  await pool?.close();
-  server = undefined;
-  pool = undefined;
-});
+let server: Loopback;
+let pool: KimiPool;
+afterEach(closeAll);
 
 const overloaded = { error: { type: 'engine_overloaded_error', message: 'The engine is currently overloaded, please try again later' } };
 const unavailable = { error: { type: 'server_error', message: 'unavailable' } };

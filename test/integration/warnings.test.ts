@@ -6,16 +6,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WarningEvent } from '../../src/events.js';
 import type { KimiPool } from '../../src/kimi-pool.js';
-import { completion, loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
+import { closeAll, completion, loopback, params, poolOn, sendJson, type Loopback } from '../helpers/loopback.js';
 
-let server: Loopback | undefined;
-let pool: KimiPool | undefined;
+let server: Loopback;
+let pool: KimiPool;
 afterEach(async () => {
   vi.restoreAllMocks();
-  await server?.close();
-  await pool?.close();
-  server = undefined;
-  pool = undefined;
+  await closeAll();
 });
 
 const rpm = { error: { type: 'rate_limit_reached_error', message: 'Your account org-1<ak-1> request reached organization max RPM: 3, please try again after 1 seconds' } };
