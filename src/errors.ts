@@ -221,7 +221,8 @@ export class OverloadedError extends pooled(SDK.RateLimitError) {
 /** 5xx or a malformed response on every attempt. */
 export class ServerError extends pooled(SDK.InternalServerError) {
   constructor(message: string, details: ErrorDetails) {
-    super(details.status ?? 500, details.body as object | undefined, message, headersOf(details));
+    // A malformed 200 has no error status: none is made up.
+    super(details.status as number, details.body as object | undefined, message, headersOf(details));
     brand(this, 'ERR_SERVER', message, details, new.target);
   }
 }
