@@ -173,12 +173,6 @@ class GuardedBody {
 
   /** One read from the source, failed with a timeout when no data comes within the idle limit. */
   private read(): Promise<Read> {
-    if (!Number.isFinite(this.idleMs)) {
-      return new Promise((resolve, reject) => {
-        this.rejectRead = reject;
-        this.reader.read().then(resolve, reject);
-      });
-    }
     return new Promise((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const settle = (): void => {
@@ -189,15 +183,16 @@ class GuardedBody {
         settle();
         reject(error);
       };
-      const left = Math.max(0, this.waitingSince + this.idleMs - this.clock.now());
-      timer = this.clock.setTimeout(() => {
-        const error = new ResponseTimeoutError(`No data from ${this.host} for ${this.idleMs} ms (idleTimeoutMs)`, 'idleTimeoutMs', this.host);
-        settle();
-        this.finish();
-        this.reader.cancel(error).catch(noop);
-        this.abort(error);
-        reject(error);
-      }, left);
+      if (Number.isFinite(this.idleMs)) {
+        timer = this.clock.setTimeout(() => {
+          const error = new ResponseTimeoutError(`No data from ${this.host} for ${this.idleMs} ms (idleTimeoutMs)`, 'idleTimeoutMs', this.host);
+          settle();
+          this.finish();
+          this.reader.cancel(error).catch(noop);
+          this.abort(error);
+          reject(error);
+        }, Math.max(0, this.waitingSince + this.idleMs - this.clock.now()));
+      }
       this.reader.read().then(
         (r) => {
           settle();

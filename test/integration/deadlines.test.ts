@@ -73,6 +73,13 @@ describe('a stall before data is a retryable timeout', () => {
   }
 });
 
+/** A chunk every 20 ms, never idle, never done. */
+const dataForever: Stall = (res) => {
+  const s = sse(res);
+  const t = setInterval(() => s.data(chunk('a')), 20);
+  res.on('close', () => clearInterval(t));
+};
+
 describe('a stall after data is a StreamError, and the slot is freed at once', () => {
   const afterData: [string, Partial<typeof LIMITS>, Stall][] = [
     ['silence after the first chunk', {}, (res) => {
@@ -85,11 +92,8 @@ describe('a stall after data is a StreamError, and the slot is freed at once', (
       const t = setInterval(() => s.write(': keep-alive\n\n'), 50);
       res.on('close', () => clearInterval(t));
     }],
-    ['data for ever, past the overall limit', { attemptTimeoutMs: 500, idleTimeoutMs: 60_000 }, (res) => {
-      const s = sse(res);
-      const t = setInterval(() => s.data(chunk('a')), 20);
-      res.on('close', () => clearInterval(t));
-    }],
+    ['data for ever, past the overall limit', { attemptTimeoutMs: 500, idleTimeoutMs: 60_000 }, dataForever],
+    ['data for ever, past the overall limit, no idle limit', { attemptTimeoutMs: 500, idleTimeoutMs: Infinity }, dataForever],
   ];
   it.each(afterData)('%s', async (_, limits, stall) => {
     server = await loopback((hit, res) => stall(res, hit));
