@@ -3,7 +3,7 @@
  * Every message names the field and what to fix, and never shows a key.
  */
 import { ConfigError } from './errors.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint, redactKeys } from './fingerprint.js';
 import { ACCOUNT_OPTIONS, KEY_OPTIONS, POOL_OPTIONS, refuseUnknown } from './option-names.js';
 import type { KeyConfig, KimiPoolOptions, LimitOverrides } from './options.js';
 import { isTierName, TIERS, type Limits, type TierName } from './tiers.js';
@@ -38,13 +38,10 @@ export interface ResolvedConfig {
 export const DEFAULT_BASE_URL = 'https://api.moonshot.cn/v1';
 const LIMIT_FIELDS = ['concurrency', 'rpm', 'tpm', 'tpd'] as const;
 
-/** Something that looks like an API key inside a value given for another field. */
-const KEY_LIKE = /sk-[A-Za-z0-9_-]{8,}/g;
-
 /** A bad value as the message shows it: strings quoted (long ones cut), anything key-like as its fingerprint. */
 function describe(value: unknown): string {
   if (typeof value === 'string') {
-    const shown = value.replace(KEY_LIKE, (k) => fingerprint(k));
+    const shown = redactKeys(value);
     return `${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)} (string)`;
   }
   if (Array.isArray(value)) return 'an array';
