@@ -75,10 +75,15 @@ export function chatCompletions(
     if (completion === undefined) {
       onMissingMaxTokens();
       completion = engine.config.defaultMaxTokens;
-    } else if (!Number.isInteger(completion) || completion < 0) {
-      return Promise.reject(new InvalidRequestError(`Expected \`max_tokens\` to be an integer >= 0, got \`${String(completion)}\``));
+    } else if (!Number.isInteger(completion) || completion < 1) {
+      // Kimi answers 400 to 0: refuse it here, before it costs a request of the account's RPM.
+      const field = params.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+      return Promise.reject(new InvalidRequestError(`Expected \`${field}\` to be an integer >= 1, got \`${String(completion)}\``));
     }
-    const tokens = estimate(params) + completion;
+    const n = params.n ?? 1;
+    if (!Number.isInteger(n) || n < 1) return Promise.reject(new InvalidRequestError(`Expected \`n\` to be an integer >= 1, got \`${String(n)}\``));
+    // Each of the n choices may use the whole completion budget, so the server counts all of them.
+    const tokens = estimate(params) + n * completion;
     if (params.stream === true) {
       const p = params;
       return engine.submit((ctx) => runStream(ctx, p, seen), tokens, options);

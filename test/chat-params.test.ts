@@ -1,0 +1,62 @@
+/** What the pool reserves and refuses matches what Kimi counts and refuses (on the simulator, over HTTP). */
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidRequestError, KimiPool, estimatePromptTokens } from '../src/index.js';
+import { startKimiSimulator, type KimiSimulator } from '../src/testing/index.js';
+
+let sim: KimiSimulator | undefined;
+let pool: KimiPool | undefined;
+afterEach(async () => {
+  await pool?.close();
+  await sim?.close();
+  pool = undefined;
+  sim = undefined;
+});
+
+const messages = [{ role: 'user' as const, content: 'Say hi' }];
+
+async function rig(): Promise<{ pool: KimiPool; sim: KimiSimulator; queued: number[] }> {
+  sim = await startKimiSimulator({ accounts: [{ id: 'org-a', keys: ['sk-params-0001'], tier: 'tier1' }], windowMs: 60_000 });
+  pool = new KimiPool({ keys: ['sk-params-0001'], baseURL: sim.url, tier: 'tier1' });
+  const queued: number[] = [];
+  pool.on('queued', (e) => queued.push(e.tokens));
+  return { pool, sim, queued };
+}
+
+describe('chat params', () => {
+  it('reserves prompt + n x max_tokens, as the server counts them', async () => {
+    const r = await rig();
+    const reply = await r.pool.chat.completions.create({ model: 'moonshot-v1-8k', messages, max_tokens: 100, n: 3 });
+    expect(reply.choices).toHaveLength(3);
+    expect(r.queued).toEqual([estimatePromptTokens({ messages }) + 300]);
+    // The pool's prompt estimate is high, never low: it reserved at least what the server did.
+    const server = r.sim.stats().accounts['org-a']?.reservedTokens ?? Infinity;
+    expect(r.pool.stats().accounts[0]?.reservedTokens).toBeGreaterThanOrEqual(server);
+    expect(server).toBeGreaterThan(300);
+  });
+
+  it('reserves n x the default budget when max_tokens is not set', async () => {
+    const r = await rig();
+    await r.pool.chat.completions.create({ model: 'moonshot-v1-8k', messages, n: 2 });
+    expect(r.queued).toEqual([estimatePromptTokens({ messages }) + 2 * 32_768]);
+  });
+
+  it.each([
+    [{ max_tokens: 0 }, 'Expected `max_tokens` to be an integer >= 1, got `0`'],
+    [{ max_completion_tokens: 0 }, 'Expected `max_completion_tokens` to be an integer >= 1, got `0`'],
+    [{ max_tokens: 10, n: 0 }, 'Expected `n` to be an integer >= 1, got `0`'],
+    [{ max_tokens: 10, n: 1.5 }, 'Expected `n` to be an integer >= 1, got `1.5`'],
+  ])('refuses %o before sending it', async (params, message) => {
+    const r = await rig();
+    const error = await r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, ...params }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as Error).message).toBe(message);
+    expect(r.sim.stats().totals.served).toBe(0);
+  });
+
+  it("passes temperature on to Kimi, whose 400 fails the request at once", async () => {
+    const r = await rig();
+    const error = await r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 8, temperature: 0.2 }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/invalid temperature: only 1 is allowed for this model/);
+    expect(r.pool.stats()).toMatchObject({ failed: 1, retries: 0 });
+  });
+});
