@@ -18,6 +18,8 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
   private first: IteratorResult<Chunk> | undefined;
   private done = false;
   private usedTokens: number | undefined;
+  /** The id the server gave the request (`x-request-id`, else Kimi's `Msh-Request-Id`), as on non-stream responses. */
+  _request_id: string | null = null;
 
   /** @internal */
   constructor(

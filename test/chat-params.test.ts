@@ -1,6 +1,6 @@
 /** What the pool reserves and refuses matches what Kimi counts and refuses (on the simulator, over HTTP). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidRequestError, KimiPool, estimatePromptTokens } from '../src/index.js';
+import { InvalidRequestError, KimiPool, PooledStream, estimatePromptTokens } from '../src/index.js';
 import { startKimiSimulator, type KimiSimulator } from '../src/testing/index.js';
 
 let sim: KimiSimulator | undefined;
@@ -58,5 +58,34 @@ describe('chat params', () => {
     const error = await r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 8, temperature: 0.2 }).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/invalid temperature: only 1 is allowed for this model/);
     expect(r.pool.stats()).toMatchObject({ failed: 1, retries: 0 });
+  });
+});
+
+describe('responses as the openai SDK shapes them', () => {
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  it("carry Kimi's request id (Msh-Request-Id) as _request_id, on replies and streams", async () => {
+    const r = await rig();
+    const reply = await r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 8 });
+    expect(reply._request_id).toMatch(UUID);
+    // Not an own enumerable field: JSON of the reply is the API's body, as with the SDK.
+    expect(Object.keys(reply)).not.toContain('_request_id');
+    expect(JSON.parse(JSON.stringify(reply)).choices[0].message.content).toBe('echo: Say hi');
+    const stream = await r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 8, stream: true });
+    expect(stream._request_id).toMatch(UUID);
+    expect(stream._request_id).not.toBe(reply._request_id);
+    for await (const _ of stream) void _;
+  });
+
+  it('take `stream` as a boolean known only at run time, as openai does', async () => {
+    const r = await rig();
+    const ask = (flag: boolean) => r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 8, stream: flag });
+    const plain = await ask(false);
+    expect('choices' in plain && plain.choices[0]?.message.content).toBe('echo: Say hi');
+    const streamed = await ask(true);
+    let text = '';
+    if (!(streamed instanceof PooledStream)) throw new Error('expected a stream');
+    for await (const chunk of streamed) text += chunk.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('echo: Say hi');
   });
 });
