@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bottleneckOverhead } from './contenders/bottleneck.js';
 import type { OverheadContender, OverheadRunner } from './contenders/contender.js';
 import { floorOverhead } from './contenders/floor.js';
-import { kimiPoolOverhead } from './contenders/kimi-pool.js';
+import { kimiPoolFiniteOverhead, kimiPoolOverhead } from './contenders/kimi-pool.js';
 import { pQueueOverhead } from './contenders/p-queue.js';
 import { fmt, table } from './report.js';
 
@@ -27,6 +27,7 @@ const CHILD_TIMEOUT_MS = 180_000;
 export const CONTENDERS: Readonly<Record<string, OverheadContender>> = {
   floor: floorOverhead,
   'kimi-pool': kimiPoolOverhead,
+  'kimi-pool-finite': kimiPoolFiniteOverhead,
   'p-queue': pQueueOverhead,
   bottleneck: bottleneckOverhead,
 };
@@ -251,7 +252,7 @@ export function overheadSection(rows: readonly OverheadRow[]): string {
   return [
     '## Scheduler overhead',
     '',
-    `No network: every task is \`() => undefined\` and every limit is unlimited, so nothing waits and the figures are the queue's own cost. ` +
+    `No network: every task is \`() => undefined\` and no limit binds (unlimited, or finite and too high to be reached), so nothing waits and the figures are the queue's own cost. ` +
       `All \`n\` requests are queued in one synchronous loop, then we wait for the last to settle. One child process per row ` +
       '(`node --expose-gc`), up to 5 warm-up batches of min(n, 10,000) first (at most ~2 s).',
     '',

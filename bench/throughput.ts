@@ -1,12 +1,21 @@
 /**
  * Throughput against limits: every contender drains the same backlog from the
  * same accounts on a fresh simulator (real HTTP on 127.0.0.1, shortened
- * window, same latency, same fault seed). Figures: requests that succeeded and
+ * window, same latency, same fault seed). Each contender runs in a process of
+ * its own, started for that run and not warmed up, as a batch job starts: its
+ * first requests pay for Node's fetch, the SDK and new connections. The
+ * simulator runs in this process. Figures: requests that succeeded and
  * failed, the 429s the server sent, makespan and efficiency = ideal / makespan.
+ *
+ * Child: `node --import tsx bench/throughput.ts --contender NAME --scenario ID --url URL`
+ * prints `{"type":"t0"}` when it queues its backlog, then one JSON result line.
  */
-import OpenAI from 'openai';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import { startKimiSimulator, type SimulatorFaults } from '../src/testing/index.js';
+import { DEFAULT_SAFETY_MARGIN_MS } from '../src/config.js';
+import { startKimiSimulator, type KimiSimulatorOptions, type SimulatorFaults } from '../src/testing/index.js';
 import { bottleneckMinTimeThroughput, bottleneckReservoirThroughput } from './contenders/bottleneck.js';
 import type { BenchAccount, ThroughputContender } from './contenders/contender.js';
 import { kimiPoolThroughput } from './contenders/kimi-pool.js';
@@ -40,6 +49,8 @@ export interface Scenario {
   readonly faults?: SimulatorFaults;
   /** Revoke this key this many ms into the run. */
   readonly revoke?: { readonly key: string; readonly atMs: number };
+  /** What lies between a client and the server's count (the simulator's options of that name). */
+  readonly network?: Pick<KimiSimulatorOptions, 'arrivalDelayMs' | 'newConnectionDelayMs'>;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -49,6 +60,11 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'Scenario B: 5% overload 429s (`faults.overloadRate: 0.05`) and a key revoked 2 s into the run (`sim.revokeKey(\'sk-bench-paid-2\')`)',
     faults: { overloadRate: 0.05 },
     revoke: { key: 'sk-bench-paid-2', atMs: 2_000 },
+  },
+  {
+    id: 'network',
+    title: 'Scenario C: a network between client and limiter: each request counted 0-100 ms after it was sent (`arrivalDelayMs: [0, 100]`), 150 ms more for the first request of each new connection (`newConnectionDelayMs: 150`)',
+    network: { arrivalDelayMs: [0, 100], newConnectionDelayMs: 150 },
   },
 ];
 
@@ -94,22 +110,23 @@ function causeOf(error: unknown): string {
   return typeof e?.name === 'string' ? e.name : 'error';
 }
 
-export async function runContender(contender: ThroughputContender, scenario: Scenario): Promise<ThroughputRow> {
-  const sim = await startKimiSimulator({
-    accounts: ACCOUNTS.map((a) => ({ id: a.id, keys: a.keys, limits: { rpm: a.rpm, concurrency: a.concurrency, tpm: a.tpm, tpd: a.tpd } })),
-    windowMs: WINDOW_MS,
-    latencyMs: LATENCY_MS,
-    faults: scenario.faults ?? {},
-    seed: 1,
-  });
-  const runner = contender.create({ baseURL: sim.url, windowMs: WINDOW_MS, accounts: ACCOUNTS });
+/** What the child measured; the parent adds the server's counts. */
+interface ChildResult {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly causes: Record<string, number>;
+  readonly makespanMs: number;
+}
+
+/** In the child: drains the backlog through one contender, cold. */
+async function drain(contender: ThroughputContender, url: string, onStart: () => void): Promise<ChildResult> {
+  const runner = contender.create({ baseURL: url, windowMs: WINDOW_MS, accounts: ACCOUNTS });
   let succeeded = 0;
   let failed = 0;
   const causes: Record<string, number> = {};
   const t0 = performance.now();
   let end = t0;
-  const revoke = scenario.revoke;
-  const revokeTimer = revoke === undefined ? undefined : setTimeout(() => sim.revokeKey(revoke.key), revoke.atMs);
+  onStart();
   const all = Promise.all(
     Array.from({ length: BACKLOG }, (_, i) =>
       runner.send(body(i)).then(
@@ -129,7 +146,6 @@ export async function runContender(contender: ThroughputContender, scenario: Sce
   let deadline: NodeJS.Timeout | undefined;
   await Promise.race([all, new Promise<void>((resolve) => (deadline = setTimeout(resolve, DEADLINE_MS)))]);
   clearTimeout(deadline);
-  clearTimeout(revokeTimer);
   const unfinished = BACKLOG - succeeded - failed;
   if (unfinished > 0) {
     failed += unfinished;
@@ -137,21 +153,43 @@ export async function runContender(contender: ThroughputContender, scenario: Sce
     end = t0 + DEADLINE_MS;
   }
   await runner.close();
+  return { succeeded, failed, causes, makespanMs: end - t0 };
+}
+
+/** Runs one contender in a fresh process against a fresh simulator in this one. */
+export async function runContender(contender: ThroughputContender, scenario: Scenario): Promise<ThroughputRow> {
+  const sim = await startKimiSimulator({
+    accounts: ACCOUNTS.map((a) => ({ id: a.id, keys: a.keys, limits: { rpm: a.rpm, concurrency: a.concurrency, tpm: a.tpm, tpd: a.tpd } })),
+    windowMs: WINDOW_MS,
+    latencyMs: LATENCY_MS,
+    faults: scenario.faults ?? {},
+    seed: 1,
+    ...scenario.network,
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--contender', contender.name, '--url', sim.url], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const revoke = scenario.revoke;
+  let revokeTimer: NodeJS.Timeout | undefined;
+  let result: ChildResult | undefined;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const msg = JSON.parse(line) as { type: 't0' } | ({ type: 'result' } & ChildResult);
+    if (msg.type === 't0' && revoke !== undefined) revokeTimer = setTimeout(() => sim.revokeKey(revoke.key), revoke.atMs);
+    else if (msg.type === 'result') result = msg;
+  }
+  clearTimeout(revokeTimer);
   await sim.close();
+  if (result === undefined) throw new Error(`throughput: ${contender.name} reported no result (exit ${String(child.exitCode)})`);
   const stats = sim.stats();
   const overloaded = Object.values(stats.accounts).reduce((n, a) => n + a.faults.overloaded, 0);
-  const makespanMs = end - t0;
   return {
     contender: contender.name,
-    succeeded,
-    failed,
-    causes,
+    ...result,
     rateLimited: stats.totals.rateLimited,
     overloaded,
     auth: stats.totals.auth,
-    makespanMs,
-    efficiency: idealMs() / makespanMs,
-    deliveredEfficiency: idealMakespan(ACCOUNTS, succeeded, WINDOW_MS, MEAN_LATENCY_MS) / makespanMs,
+    efficiency: idealMs() / result.makespanMs,
+    deliveredEfficiency: idealMakespan(ACCOUNTS, result.succeeded, WINDOW_MS, MEAN_LATENCY_MS) / result.makespanMs,
   };
 }
 
@@ -160,27 +198,15 @@ function causesText(causes: Record<string, number>): string {
   return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
-/**
- * Warms the process up before any contender runs: Node loads its `fetch`
- * (undici) on first use and the simulator's code starts cold, which would add
- * ~30 ms to the first requests of whichever contender ran first.
- */
-async function warmUp(): Promise<void> {
-  const sim = await startKimiSimulator({ accounts: [{ id: 'org-warm', keys: ['sk-bench-warm'], limits: { rpm: 10_000, concurrency: 100 } }], windowMs: 1_000 });
-  const client = new OpenAI({ apiKey: 'sk-bench-warm', baseURL: sim.url, maxRetries: 0 });
-  for (let i = 0; i < 50; i++) await client.chat.completions.create(body(i));
-  await sim.close();
-}
-
 /** Runs every scenario for every contender, one at a time; returns the markdown section. */
 export async function runThroughput(log: (line: string) => void): Promise<string> {
   const ideal = idealMs();
-  const withMargin = idealMakespan(ACCOUNTS, BACKLOG, WINDOW_MS + 75, MEAN_LATENCY_MS);
-  await warmUp();
+  const withMargin = idealMakespan(ACCOUNTS, BACKLOG, WINDOW_MS + DEFAULT_SAFETY_MARGIN_MS, MEAN_LATENCY_MS);
   const out: string[] = [
     '## Throughput against limits',
     '',
     `Simulator on 127.0.0.1 (real HTTP), window ${WINDOW_MS} ms, latency uniform ${LATENCY_MS[0]}-${LATENCY_MS[1]} ms, seed 1, a fresh simulator per run. ` +
+      'Each contender runs in a fresh `node` process, cold (no warm-up), as a batch job starts. ' +
       `Backlog: ${BACKLOG} chat requests (max_tokens 16) queued at once. Accounts (same on the server and in every contender):`,
     '',
     ...ACCOUNTS.map((a) => `- \`${a.id}\`: ${a.keys.length} key${a.keys.length > 1 ? 's' : ''}, rpm ${a.rpm}, concurrency ${a.concurrency}, tpm ${fmt(a.tpm)}, tpd ${a.tpd === Infinity ? 'unlimited' : fmt(a.tpd)}`),
@@ -222,8 +248,8 @@ export async function runThroughput(log: (line: string) => void): Promise<string
     'Notes:',
     '',
     '- The 429 and 401 counts are what the simulator sent (`sim.stats()`), retries included. Overload 429s are injected at random (5% of accepted requests, same seed for everyone) and count against RPM like real ones; they are not rate-limit 429s.',
-    `- The ideal counts no safety margin. kimi-pool spaces each account's starts by \`windowMs + safetyMarginMs\` (default 75 ms, because the server may count a start later than we record it), so the best it can reach here is \`idealMakespan(accounts, ${BACKLOG}, ${WINDOW_MS} + 75, ${MEAN_LATENCY_MS})\` = ${fmt(withMargin)} ms, efficiency ${(ideal / withMargin).toFixed(3)}. The margin costs 75 ms per window: 2.5% of this shortened window, 0.125% of the real 60 s one.`,
-    '- The process is warmed up first (Node loads `fetch` on first use), so no contender pays that for the others.',
+    `- The ideal counts no safety margin. kimi-pool spaces each account's starts by \`windowMs + safetyMarginMs\` (default ${DEFAULT_SAFETY_MARGIN_MS} ms, because the server may count a start later than it left), so the best it can reach here is \`idealMakespan(accounts, ${BACKLOG}, ${WINDOW_MS} + ${DEFAULT_SAFETY_MARGIN_MS}, ${MEAN_LATENCY_MS})\` = ${fmt(withMargin)} ms, efficiency ${(ideal / withMargin).toFixed(3)}. The margin costs ${DEFAULT_SAFETY_MARGIN_MS} ms per window: ${((100 * DEFAULT_SAFETY_MARGIN_MS) / WINDOW_MS).toFixed(1)}% of this shortened window, ${((100 * DEFAULT_SAFETY_MARGIN_MS) / 60_000).toFixed(2)}% of the real 60 s one.`,
+    '- Nobody is warmed up: each contender pays for its own first requests (Node loads `fetch` on first use, the SDK and the connections start cold), as a batch job does.',
     '- In scenario B the ideal is still that of the backlog alone: each overload 429 costs an extra start and a backoff (kimi-pool: 500 ms doubling, with jitter), so even a perfect scheduler ends a little later there.',
     '- Where the requests went: the peers keep sending to the revoked key (keys of an account round-robin) and the SDK does not retry a 401, so those requests are lost; the SDK retries a rate-limit 429 twice after 0.5-1 s and then gives up. kimi-pool disables a key on its first 401 and runs the request on the account\'s other key, and never sent a request the server would refuse for a limit.',
     '- Contender set-ups:',
@@ -231,4 +257,15 @@ export async function runThroughput(log: (line: string) => void): Promise<string
     '',
   );
   return out.join('\n');
+}
+
+/** The child: `--contender NAME --url URL`. */
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const arg = (name: string): string => process.argv[process.argv.indexOf(name) + 1] ?? '';
+  const contender = CONTENDERS.find((c) => c.name === arg('--contender'));
+  if (contender === undefined) throw new Error(`unknown contender ${arg('--contender')}`);
+  const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
+  const result = await drain(contender, arg('--url'), () => out({ type: 't0' }));
+  out({ type: 'result', ...result });
+  process.exit(0);
 }

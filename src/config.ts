@@ -36,6 +36,15 @@ export interface ResolvedConfig {
 }
 
 export const DEFAULT_BASE_URL = 'https://api.moonshot.cn/v1';
+/**
+ * Default safety margin (ms added to every window). Starts count from the
+ * moment a request is written to its socket, so the margin covers only what
+ * follows: one TCP retransmission at Linux's minimum RTO (200 ms) plus 50 ms
+ * of jitter between two requests a window apart. It costs 0.4% of an
+ * RPM-bound account's throughput at Kimi's 60 s window; learned wider per
+ * account when a 429 shows it was not enough (see MarginLearner).
+ */
+export const DEFAULT_SAFETY_MARGIN_MS = 250;
 const LIMIT_FIELDS = ['concurrency', 'rpm', 'tpm', 'tpd'] as const;
 
 /** A bad value as the message shows it: strings quoted (long ones cut), anything key-like as its fingerprint. */
@@ -151,7 +160,7 @@ export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
   const urlField = options.baseURL === undefined && envURL !== undefined ? 'KIMI_BASE_URL' : 'baseURL';
   checkURL(urlField, baseURL);
   const windowMs = checkNumber('windowMs', options.windowMs ?? 60_000, { min: 0, exclusiveMin: true });
-  const safetyMarginMs = checkNumber('safetyMarginMs', options.safetyMarginMs ?? 75, { min: 0 });
+  const safetyMarginMs = checkNumber('safetyMarginMs', options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS, { min: 0 });
   const retries = checkNumber('retries', options.retries ?? 5, { min: 0, integer: true });
   const retryBaseMs = checkNumber('retryBaseMs', options.retryBaseMs ?? 500, { min: 0 });
   const retryMaxMs = checkNumber('retryMaxMs', options.retryMaxMs ?? 30_000, { min: retryBaseMs });

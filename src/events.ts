@@ -105,6 +105,21 @@ export interface WarningEvent {
   readonly error?: unknown;
 }
 
+/**
+ * An account's safety margin changed: `widened` after a rate-limit 429 that
+ * the ledger did not predict (a request reached Kimi later than the margin
+ * allowed for), `eased` back after quiet windows.
+ */
+export interface MarginEvent {
+  readonly account: string;
+  /** The margin now in force, ms added to every window. */
+  readonly marginMs: number;
+  readonly previousMs: number;
+  readonly reason: 'widened' | 'eased';
+  /** The limit of the 429 that widened it. */
+  readonly dimension: 'rpm' | 'tpm' | undefined;
+}
+
 /** The pool's events, each with one payload object. Events observe; options decide. */
 export interface KimiPoolEvents {
   queued: (event: QueuedEvent) => void;
@@ -118,4 +133,5 @@ export interface KimiPoolEvents {
   failed: (event: FailedEvent) => void;
   idle: (event: IdleEvent) => void;
   warning: (event: WarningEvent) => void;
+  margin: (event: MarginEvent) => void;
 }

@@ -140,6 +140,8 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           disabledReason: a.disabledReason ?? (usable ? null : 'every key disabled'),
           pausedForMs: u.pausedUntil === null ? null : Math.max(0, u.pausedUntil - now),
           nextFreeInMs: usable ? u.nextFreeInMs : null,
+          safetyMarginMs: a.marginMs,
+          unpredicted429s: a.surprises,
         };
       }),
     };

@@ -49,8 +49,12 @@ export interface KimiPoolOptions {
   /** Length of the rate-limit "minute" in ms; a day is 1,440 of them. Tests shorten it. @default 60000 */
   readonly windowMs?: number;
   /**
-   * Extra spacing added to every window, covering the network and clock jitter
-   * between our start and the server's count. @default 75
+   * Ms added to every window, covering what lies between a request being
+   * written to its socket (when its start is recorded) and Kimi counting it:
+   * network delay jitter, a TCP retransmission, server queueing. Each account
+   * widens its own when a rate-limit 429 shows it was not enough (event
+   * `margin`, `stats().accounts[].safetyMarginMs`), and eases back after ten
+   * quiet windows. @default 250
    */
   readonly safetyMarginMs?: number;
   /** Retries after transient faults (overload 429, 5xx, connection errors, malformed bodies). @default 5 */

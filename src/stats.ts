@@ -26,6 +26,10 @@ export interface AccountStats extends Counters {
   readonly pausedForMs: number | null;
   /** Ms until a small request could start here: 0 = now, null = when a request ends (or never, if disabled). */
   readonly nextFreeInMs: number | null;
+  /** Safety margin in force, ms added to every window (widened by unpredicted 429s, see the `margin` event). */
+  readonly safetyMarginMs: number;
+  /** Rate-limit 429s (RPM, TPM) that came although the limits were known and kept: each means a request reached Kimi late. */
+  readonly unpredicted429s: number;
 }
 
 /** A plain, JSON-serialisable snapshot of the pool. */

@@ -49,7 +49,7 @@ describe('resolveConfig: valid options', () => {
 
   it('has documented defaults', () => {
     const c = resolveConfig({ keys: [K1] });
-    expect(c).toMatchObject({ windowMs: 60_000, safetyMarginMs: 75, retries: 5, retryBaseMs: 500, retryMaxMs: 30_000, maxRateLimitBounces: 10, defaultMaxTokens: 32_768 });
+    expect(c).toMatchObject({ windowMs: 60_000, safetyMarginMs: 250, retries: 5, retryBaseMs: 500, retryMaxMs: 30_000, maxRateLimitBounces: 10, defaultMaxTokens: 32_768 });
     expect(c.keys[0]?.baseURL).toBe('https://api.moonshot.cn/v1');
   });
 

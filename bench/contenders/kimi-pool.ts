@@ -4,7 +4,7 @@ import type { OverheadContender, ThroughputContender } from './contender.js';
 
 export const kimiPoolThroughput: ThroughputContender = {
   name: 'kimi-pool',
-  config: 'one `KimiPool`, keys `{ key, account, rpm, concurrency, tpm, tpd }` and `windowMs` as configured; every other option at its default (safetyMarginMs 75, retries 5)',
+  config: 'one `KimiPool`, keys `{ key, account, rpm, concurrency, tpm, tpd }` and `windowMs` as configured; every other option at its default (safetyMarginMs 250, retries 5)',
   create(setup) {
     const pool = new KimiPool({
       baseURL: setup.baseURL,
@@ -28,24 +28,35 @@ class HeldStore extends MemoryStore {
   }
 }
 
+/** A pool of `keys` accounts with these limits each; in `hold` mode it starts nothing. */
+function overheadPool(keys: number, mode: 'run' | 'hold', limits: { rpm: number; tpm: number; tpd: number; concurrency: number }) {
+  const pool = new KimiPool({
+    ...(mode === 'hold' ? { store: new HeldStore() } : {}),
+    keys: Array.from({ length: keys }, (_, i) => ({ key: `sk-bench-${String(i).padStart(6, '0')}`, ...limits })),
+  });
+  return {
+    submit: (task: () => unknown) => pool.schedule(task, { tokens: 100 }),
+    close: () => pool.close(),
+  };
+}
+
+const HOLD = 'a `MemoryStore` whose `init()` never resolves (the pool waits for its store before starting anything)';
+
 export const kimiPoolOverhead: OverheadContender = {
   name: 'kimi-pool',
-  config: '`pool.schedule(task)`; each key its own account with rpm, tpm, tpd and concurrency `Infinity`',
-  holdConfig: 'a `MemoryStore` whose `init()` never resolves (the pool waits for its store before starting anything)',
-  create(keys, mode) {
-    const pool = new KimiPool({
-      ...(mode === 'hold' ? { store: new HeldStore() } : {}),
-      keys: Array.from({ length: keys }, (_, i) => ({
-        key: `sk-bench-${String(i).padStart(6, '0')}`,
-        rpm: Infinity,
-        tpm: Infinity,
-        tpd: Infinity,
-        concurrency: Infinity,
-      })),
-    });
-    return {
-      submit: (task) => pool.schedule(task),
-      close: () => pool.close(),
-    };
-  },
+  config: '`pool.schedule(task, { tokens: 100 })`; each key its own account with rpm, tpm, tpd and concurrency `Infinity`',
+  holdConfig: HOLD,
+  create: (keys, mode) => overheadPool(keys, mode, { rpm: Infinity, tpm: Infinity, tpd: Infinity, concurrency: Infinity }),
+};
+
+/**
+ * Every real account has RPM, TPM and TPD: the same with finite limits too high
+ * to bind here, so each start goes through the sliding windows (start ring,
+ * token windows of the minute and the day) as it does for real.
+ */
+export const kimiPoolFiniteOverhead: OverheadContender = {
+  name: 'kimi-pool (finite limits)',
+  config: 'the same with rpm 10^8, tpm 10^12, tpd 10^14, concurrency 10^7 per account (finite, never reached here)',
+  holdConfig: HOLD,
+  create: (keys, mode) => overheadPool(keys, mode, { rpm: 1e8, tpm: 1e12, tpd: 1e14, concurrency: 1e7 }),
 };

@@ -9,26 +9,40 @@ export const NEVER = -1;
 /**
  * The four limits of one account, enforced over sliding windows in local time.
  *
+ * A start is granted ({@link commit}) before its request leaves the process
+ * (the SDK builds it, a connection is opened, the event loop may be busy): it
+ * is pending until {@link leave} records it at the moment it left, which is
+ * when Kimi can first count it. A pending start counts as later than every
+ * recorded one, so no decision taken meanwhile can be too early.
+ *
  * Every window is widened by the safety margin: the server sees a start up to
- * `marginMs` later than we record it (network and event-loop jitter), so two
+ * `marginMs` later than we record it (network delay, server queueing), so two
  * starts we space `windowMs + marginMs` apart are never closer than `windowMs`
  * over there.
  */
 export class AccountLimiter {
   private limitsNow: Limits;
   private readonly starts: StartLog;
-  private readonly minute = new TokenWindow();
+  // Reservations less than 1/6000 window apart share an entry (stamped with the later time: conservative, at most 10 ms at a 60 s window), so a burst does not allocate one entry per request.
+  private readonly minute: TokenWindow;
   private readonly day: TokenWindow;
-  private readonly span: number;
-  private readonly daySpan: number;
+  private span = 0;
+  private daySpan = 0;
+  /** Starts granted whose request has not left yet, and their tokens. */
+  private pendingStarts = 0;
+  private pendingTokens = 0;
   inFlight = 0;
   pausedUntil = -Infinity;
 
-  constructor(limits: Limits, windowMs: number, marginMs: number) {
+  constructor(
+    limits: Limits,
+    private readonly windowMs: number,
+    marginMs: number,
+  ) {
     this.limitsNow = limits;
     this.starts = new StartLog(limits.rpm);
-    this.span = windowMs + marginMs;
-    this.daySpan = windowMs * WINDOWS_PER_DAY + marginMs;
+    this.minute = new TokenWindow(windowMs / 6000);
+    this.setMargin(marginMs);
     // A day holds many starts; merging reservations 1/60 window apart bounds memory.
     this.day = new TokenWindow(windowMs / 60);
   }
@@ -46,10 +60,10 @@ export class AccountLimiter {
     if (tokens > l.tpm || tokens > l.tpd) return NEVER;
     if (this.inFlight >= l.concurrency) return Infinity;
     let at = this.pausedUntil;
-    const rpmAt = this.starts.freeAt(this.span);
+    const rpmAt = this.starts.freeAt(this.span, this.pendingStarts);
     if (rpmAt > at) at = rpmAt;
     if (l.tpm !== Infinity) {
-      const tpmAt = this.minute.freeAt(now, this.span, tokens, l.tpm);
+      const tpmAt = this.minute.freeAt(now, this.span, tokens + this.pendingTokens, l.tpm);
       if (tpmAt > at) at = tpmAt;
     }
     if (l.tpd !== Infinity) {
@@ -59,12 +73,31 @@ export class AccountLimiter {
     return at > now ? at - now : 0;
   }
 
-  /** Records a start that {@link check} allowed. */
+  /**
+   * Takes a start that {@link check} allowed: a slot, and a pending start and
+   * reservation that {@link leave} records. (TPD is recorded now: a day is
+   * long enough for the margin to cover the time to leave.)
+   */
   commit(now: number, tokens: number): void {
     this.inFlight++;
+    this.pendingStarts++;
+    this.pendingTokens += tokens;
+    if (this.limitsNow.tpd !== Infinity) this.day.record(now, tokens);
+  }
+
+  /** The request of a pending start left the process at `now`: its start and tokens count from then. */
+  leave(now: number, tokens: number): void {
+    if (this.pendingStarts === 0) return;
+    this.pendingStarts--;
+    this.pendingTokens -= tokens;
     this.starts.record(now);
     if (this.limitsNow.tpm !== Infinity) this.minute.record(now, tokens);
-    if (this.limitsNow.tpd !== Infinity) this.day.record(now, tokens);
+  }
+
+  /** Widens (or narrows) every window by `marginMs` from now on. */
+  setMargin(marginMs: number): void {
+    this.span = this.windowMs + marginMs;
+    this.daySpan = this.windowMs * WINDOWS_PER_DAY + marginMs;
   }
 
   release(): void {
@@ -92,13 +125,13 @@ export class AccountLimiter {
     if (used > have) window.record(now, used - have);
   }
 
-  /** Starts within the window ending at `now` (for stats). */
+  /** Starts within the window ending at `now`, pending ones included (for stats). */
   startsInWindow(now: number): number {
-    return this.starts.countSince(now - this.span);
+    return this.starts.countSince(now - this.span) + this.pendingStarts;
   }
 
-  /** Tokens reserved within the window ending at `now` (for stats). */
+  /** Tokens reserved within the window ending at `now`, pending ones included (for stats). */
   tokensInWindow(now: number): number {
-    return this.minute.sum(now, this.span);
+    return this.minute.sum(now, this.span) + this.pendingTokens;
   }
 }

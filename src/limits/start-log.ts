@@ -2,7 +2,9 @@
  * The last `limit` request starts of one account, as a ring buffer.
  * A new start is allowed when fewer than `limit` starts lie within the span
  * before it, i.e. once the oldest of the last `limit` starts is `span` old.
- * O(1) per check and per record; memory grows only as far as `limit`.
+ * Starts not recorded yet (granted, not yet sent) count as later than any
+ * recorded one: they will be recorded at the time they leave, which is now or
+ * later. O(1) per check and per record; memory grows only as far as `limit`.
  */
 export class StartLog {
   private ring: number[] = [];
@@ -13,12 +15,21 @@ export class StartLog {
     this.limit = limit;
   }
 
-  /** Earliest time at which one more start keeps every window of `span` at or under the limit. */
-  freeAt(span: number): number {
+  /**
+   * Earliest time at which one more start keeps every window of `span` at or
+   * under the limit, with `pending` starts still to be recorded (now or later).
+   * `Infinity` when the pending ones alone fill the limit: ask again once one is recorded.
+   */
+  freeAt(span: number, pending = 0): number {
     if (this.limit === Infinity) return -Infinity;
-    if (this.limit <= 0) return Infinity;
-    if (this.ring.length < this.limit) return -Infinity;
-    return (this.ring[this.next] as number) + span;
+    // The recorded start that must leave the window first: the k-th most recent.
+    const k = this.limit - pending;
+    if (k <= 0) return Infinity;
+    const n = this.ring.length;
+    if (n < k) return -Infinity;
+    // Filling: oldest at 0; full: the newest is just before `next`.
+    const i = n < this.limit ? n - k : (this.next - k + this.limit) % this.limit;
+    return (this.ring[i] as number) + span;
   }
 
   record(t: number): void {

@@ -26,6 +26,9 @@ import { errorFor, reactionTo } from './reactions.js';
 import { AccountControl } from './account-control.js';
 import { after, quiet } from './awaitable.js';
 import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext } from './task-context.js';
+import { KeyDepartures, Leave } from './departures.js';
+import { watchWire } from '../net/wire-watch.js';
+import { MarginLearner } from './margins.js';
 
 /** Errors a failed attempt is rejected with when p-retry should run another. */
 const retrying = new WeakSet<object>();
@@ -52,7 +55,10 @@ export class Engine implements DispatchHost {
   bounces = 0;
   closed = false;
   private readonly control: AccountControl;
+  readonly margins: MarginLearner;
   private idleWaiters: (() => void)[] = [];
+  /** Stops watching Node's fetch for this pool's keys. */
+  private readonly unwatch: (() => void)[] = [];
 
   constructor(
     readonly config: ResolvedConfig,
@@ -62,11 +68,16 @@ export class Engine implements DispatchHost {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.store = options.store ?? new MemoryStore();
+    const userFetch = options.clientOptions?.fetch;
     for (const a of config.accounts) {
-      const account = new AccountMember(a.id, a.limits, a.tier);
+      const account = new AccountMember(a.id, a.limits, a.tier, config.safetyMarginMs);
       for (const k of a.keys) {
-        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0 });
-        const key = new KeyMember(k.id, account, client);
+        // Node's own fetch tells when it wrote a request (see watchWire); a user's fetch, only when it is called.
+        const departures = new KeyDepartures(this.leftFor);
+        const fetch = departures.wrap(userFetch, userFetch === undefined);
+        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
+        if (userFetch === undefined) this.unwatch.push(watchWire(k.apiKey, departures));
+        const key = new KeyMember(k.id, account, client, departures);
         account.keys.push(key);
         this.keys.push(key);
       }
@@ -79,6 +90,7 @@ export class Engine implements DispatchHost {
         this.fail(job, this.control.dead as KimiPoolError);
       }
     });
+    this.margins = new MarginLearner(config, this.store, this.clock, events);
     this.store.listen?.((event) => this.control.storeEvent(event));
     const init = this.store.init({
       accounts: this.accounts.map((a) => ({ id: a.id, limits: a.limits })),
@@ -159,6 +171,7 @@ export class Engine implements DispatchHost {
     job.releaseHold = undefined;
     job.slot = true;
     job.run++;
+    key.departures.started(job);
     account.inFlight++;
     key.inFlight++;
     this.inFlight++;
@@ -287,6 +300,8 @@ export class Engine implements DispatchHost {
           account.limits = reaction.learned;
           quiet(this.store.setLimits(account.id, reaction.learned));
         }
+        // Limits as we know them, and still a 429: the request reached Kimi later than the ledger allowed for.
+        if (reaction.learned === undefined && (dim === 'rpm' || dim === 'tpm')) this.margins.surprise(account, dim);
         const current = fault.rateLimit?.current;
         if ((dim === 'tpm' || dim === 'tpd') && current !== undefined) {
           // "current" counts this request too: the rest is what the window already holds.
@@ -377,12 +392,28 @@ export class Engine implements DispatchHost {
     job.slot = false;
     const account = job.account as AccountMember;
     const key = job.key as KeyMember;
+    // A request never seen leaving counts from now, before its slot is given back
+    // (no wake: the release below wakes the dispatcher).
+    if (job.leave === Leave.unsent || job.leave === Leave.writing) {
+      job.leave = Leave.left;
+      quiet(this.store.sent?.(account.id, job.seq, job.tokens));
+    }
     account.inFlight--;
     key.inFlight--;
     this.inFlight--;
     if (first instanceof Promise) after(first, () => this.giveBack(account, job.seq));
     else this.giveBack(account, job.seq);
   }
+
+  /** The attempt's request left the process: its start counts from now. */
+  private readonly leftFor = (job: Job): void => {
+    const account = job.account as AccountMember;
+    const sent = this.store.sent?.(account.id, job.seq, job.tokens);
+    // An account full of starts that had not left yet may have room now.
+    if (account.place !== 'blocked') return;
+    if (sent instanceof Promise) after(sent, () => this.dispatcher.wake(account));
+    else this.dispatcher.wake(account);
+  };
 
   private giveBack(account: AccountMember, lease: number): void {
     const released = this.store.release(account.id, lease);
@@ -485,6 +516,8 @@ export class Engine implements DispatchHost {
         this.fail(job, new PoolClosedError('The pool was closed before this request ran'));
       }
       this.control.close();
+      this.margins.close();
+      for (const stop of this.unwatch.splice(0)) stop();
     }
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.store.close();

@@ -48,6 +48,8 @@ export class Job implements Queueable {
   slot = false;
   /** True once the request resolved with a value (as opposed to failing). */
   ok = false;
+  /** Where the running attempt's request is ({@link Leave}): its start counts in the store once it left. */
+  leave = 0;
   resolveAttempt: ((value: unknown) => void) | undefined;
   rejectAttempt: ((error: unknown) => void) | undefined;
   private rare: Rare | undefined;

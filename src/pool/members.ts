@@ -1,4 +1,5 @@
 import type OpenAI from 'openai';
+import type { KeyDepartures } from './departures.js';
 import type { Limits, TierName } from '../tiers.js';
 
 /** 429s by what they were about. */
@@ -62,6 +63,8 @@ export class KeyMember {
     readonly id: string,
     readonly account: AccountMember,
     readonly client: OpenAI,
+    /** When this key's requests leave the process. */
+    readonly departures: KeyDepartures,
   ) {}
 
   /** Adds to a counter of this key and of its account. */
@@ -96,6 +99,12 @@ export class AccountMember {
   neverFor: object | undefined;
   /** Consecutive rate-limit 429s; reset by a success. Lengthens pauses with no "after N seconds". */
   rateLimitStreak = 0;
+  /** Safety margin in force (ms), learned from surprises (see MarginLearner). */
+  marginMs: number;
+  /** When the margin last changed (clock time). */
+  marginChangedAt = -Infinity;
+  /** Rate-limit 429s the ledger did not predict. */
+  surprises = 0;
   readonly counters = newCounters();
   private rr = 0;
 
@@ -103,7 +112,10 @@ export class AccountMember {
     readonly id: string,
     public limits: Limits,
     readonly tier: TierName,
-  ) {}
+    marginMs: number,
+  ) {
+    this.marginMs = marginMs;
+  }
 
   /** True while some key of the account can take requests. */
   get usable(): boolean {

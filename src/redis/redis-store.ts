@@ -26,6 +26,11 @@ interface AccountState {
   full: boolean;
   /** Lease members this pool holds, by the pool's lease id (oldest first). */
   readonly held: Map<number, string[]>;
+  /** Granted members whose request has not left yet: their cost and when the grant was read (local clock). */
+  readonly unsent: Map<string, { readonly cost: number; readonly at: number }>;
+  /** Window plus this account's margin (see setMargin), and the day's. */
+  span: number;
+  daySpan: number;
   heldCount: number;
   /** Disabled fields already reported. */
   readonly seen: Set<string>;
@@ -60,6 +65,7 @@ export class RedisStore implements LimitStore {
   private clock: Clock | undefined;
   private span = 0;
   private daySpan = 0;
+  private windowMs = 0;
   private granularity = 1;
   private restampAfterMs = 10;
   private ttl = 0;
@@ -85,6 +91,7 @@ export class RedisStore implements LimitStore {
 
   init(context: StoreContext): Promise<void> {
     this.clock = context.clock;
+    this.windowMs = context.windowMs;
     this.span = context.windowMs + context.safetyMarginMs;
     this.daySpan = context.windowMs * WINDOWS_PER_DAY + context.safetyMarginMs;
     this.granularity = context.windowMs / 60;
@@ -95,7 +102,7 @@ export class RedisStore implements LimitStore {
       const cfg = encodeLimits(a.limits);
       this.accounts.set(a.id, {
         id: a.id, keys: accountKeys(this.prefix, a.id), cfg, lim: cfg, epoch: '', dv: '', synced: false,
-        pauseUntil: -Infinity, wakes: 0, full: false, held: new Map(), heldCount: 0, seen: new Set(),
+        pauseUntil: -Infinity, wakes: 0, full: false, held: new Map(), unsent: new Map(), span: this.span, daySpan: this.daySpan, heldCount: 0, seen: new Set(),
         lostWarned: '', snap: { at: 0, reply: undefined },
       });
     }
@@ -155,9 +162,7 @@ export class RedisStore implements LimitStore {
     switch (r.status) {
       case 0:
         this.hold(a, lease, member);
-        // Granted at the server's time, but the request leaves only now: if the answer took long
-        // to be read, count the start from now so that the margin need not cover the delay.
-        if (clock.now() - asked > this.restampAfterMs) this.run(RESTAMP, a, [member, cost]).catch(noop);
+        a.unsent.set(member, { cost, at: asked });
         return 0;
       case 2:
         return NEVER;
@@ -169,10 +174,36 @@ export class RedisStore implements LimitStore {
     }
   }
 
+  /**
+   * The request left now: its start and TPM reservation, recorded at the
+   * server's time of the grant, move to the server's time of this call
+   * (RESTAMP: only ever later). Skipped when it left within `restampAfterMs`
+   * of asking for the grant, which the margin covers: most requests then cost
+   * no extra round trip. Never rejects.
+   */
+  sent(account: string, lease: number, _tokens: number): Promise<void> {
+    const a = this.account(account);
+    const list = a.held.get(lease);
+    const member = list?.[list.length - 1];
+    const grant = member === undefined ? undefined : a.unsent.get(member);
+    if (member === undefined || grant === undefined) return Promise.resolve();
+    a.unsent.delete(member);
+    if ((this.clock as Clock).now() - grant.at <= this.restampAfterMs) return Promise.resolve();
+    return this.run(RESTAMP, a, [member, grant.cost]).then(noop, noop);
+  }
+
+  /** Widens the account's windows by `marginMs` over the window, for this pool's decisions from now on. */
+  setMargin(account: string, marginMs: number): void {
+    const a = this.account(account);
+    a.span = this.windowMs + marginMs;
+    a.daySpan = this.windowMs * WINDOWS_PER_DAY + marginMs;
+  }
+
   release(account: string, lease: number): Promise<void> {
     const a = this.account(account);
     const list = a.held.get(lease);
     const member = list?.shift();
+    if (member !== undefined) a.unsent.delete(member);
     if (list === undefined || member === undefined) return Promise.resolve();
     if (list.length === 0) a.held.delete(lease);
     a.heldCount--;
@@ -338,7 +369,7 @@ export class RedisStore implements LimitStore {
       if (this.startError !== undefined) throw this.startError;
       throw new RedisStoreError('Redis store: init() has not run', { permanent: true });
     }
-    const args: (string | number)[] = [...a.keys, a.epoch, a.cfg, this.span, this.daySpan, this.ttl, a.dv, ...extra];
+    const args: (string | number)[] = [...a.keys, a.epoch, a.cfg, a.span, a.daySpan, this.ttl, a.dv, ...extra];
     try {
       return await client.evalsha(script.sha, a.keys.length, ...args);
     } catch (error) {

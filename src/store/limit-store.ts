@@ -37,12 +37,28 @@ export interface AccountUsage {
  * `acquire` answers a number: `0` = started (the store recorded the start, the
  * tokens and an in-flight lease), a positive number = ask again after that
  * many ms, `Infinity` = ask again when one of this pool's requests on the
- * account ends, `-1` ({@link NEVER}) = the request exceeds the account's TPM or TPD.
+ * account ends or leaves, `-1` ({@link NEVER}) = the request exceeds the account's TPM or TPD.
+ *
+ * For every granted lease the pool calls {@link LimitStore.sent} once, when
+ * the request left the process (or, if it never did, when it ended), then
+ * {@link LimitStore.release} once.
  */
 export interface LimitStore {
   init(context: StoreContext): Awaitable<void>;
   acquire(account: string, tokens: number, lease: number): Awaitable<number>;
+  /**
+   * The request of a granted lease (reserving `tokens`, as acquired) left the
+   * process now: its start (RPM) and reservation (TPM) count from now, never
+   * from earlier. Called exactly once per grant, before its release. Optional:
+   * a store without it counts them from the grant.
+   */
+  sent?(account: string, lease: number, tokens: number): Awaitable<void>;
   release(account: string, lease: number): Awaitable<void>;
+  /**
+   * Sets the account's safety margin (ms added to every window), learned from
+   * rate-limit 429s the store's own ledger did not predict. Optional.
+   */
+  setMargin?(account: string, marginMs: number): Awaitable<void>;
   /** Pauses the account until `ms` from now (a 429 said so). */
   pause(account: string, ms: number): Awaitable<void>;
   /** Replaces the account's limits (learned from a 429 message). */

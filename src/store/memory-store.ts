@@ -23,8 +23,16 @@ export class MemoryStore implements LimitStore {
     return wait;
   }
 
+  sent(account: string, _lease: number, tokens: number): void {
+    this.limiter(account).leave((this.clock as Clock).now(), tokens);
+  }
+
   release(account: string, _lease: number): void {
     this.limiter(account).release();
+  }
+
+  setMargin(account: string, marginMs: number): void {
+    this.limiter(account).setMargin(marginMs);
   }
 
   pause(account: string, ms: number): void {

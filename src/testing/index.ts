@@ -11,3 +11,6 @@ export { ManualClock } from './manual-clock.js';
 
 // --- The ideal makespan: what a perfect scheduler achieves with given limits ---
 export { idealMakespan, idealStarts, type IdealAccount } from './ideal.js';
+
+// --- A busy event loop on demand ---
+export { stallEventLoop, type StallOptions } from './stall.js';

@@ -1,8 +1,8 @@
-/** Spawns test/redis/worker.ts processes and collects their JSON lines. */
+/** Spawns test/helpers/pool-worker.ts processes and collects their JSON lines. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { WorkerConfig } from '../redis/worker.js';
+import type { WorkerConfig } from './pool-worker.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,7 +19,7 @@ export class WorkerProcess {
   readonly exited: Promise<number | null>;
 
   constructor(readonly config: WorkerConfig) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/worker.ts'], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/pool-worker.ts'], {
       cwd: ROOT,
       env: { ...process.env, KP_WORKER: JSON.stringify(config) },
       stdio: ['pipe', 'pipe', 'pipe'],

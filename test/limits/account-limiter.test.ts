@@ -26,7 +26,7 @@ describe('AccountLimiter.check', () => {
     const l = new AccountLimiter(L(limits), W, 0);
     for (const [t, n] of starts) {
       expect(l.check(t, n)).toBe(0);
-      l.commit(t, n);
+      start(l, t, n);
       l.release();
     }
     expect(l.check(now, tokens)).toBe(expected);
@@ -34,8 +34,8 @@ describe('AccountLimiter.check', () => {
 
   it('concurrency: Infinity (wait for a release) while full', () => {
     const l = new AccountLimiter(L({ concurrency: 2 }), W, 0);
-    l.commit(0, 1);
-    l.commit(0, 1);
+    start(l, 0, 1);
+    start(l, 0, 1);
     expect(l.check(0, 1)).toBe(Infinity);
     l.release();
     expect(l.check(0, 1)).toBe(0);
@@ -46,7 +46,7 @@ describe('AccountLimiter.check', () => {
 
   it('widens every window by the safety margin', () => {
     const l = new AccountLimiter(L({ rpm: 1 }), W, 75);
-    l.commit(0, 1);
+    start(l, 0, 1);
     l.release();
     expect(l.check(999, 1)).toBe(76);
     expect(l.check(1075, 1)).toBe(0);
@@ -64,7 +64,7 @@ describe('AccountLimiter.check', () => {
   it('setLimits lowers RPM keeping the latest starts', () => {
     const l = new AccountLimiter(L({ rpm: 5 }), W, 0);
     for (const t of [0, 100, 200, 300]) {
-      l.commit(t, 1);
+      start(l, t, 1);
       l.release();
     }
     expect(l.check(400, 1)).toBe(0);
@@ -85,8 +85,8 @@ describe('AccountLimiter.check', () => {
 
   it('reports starts and tokens in the window', () => {
     const l = new AccountLimiter(L({}), W, 0);
-    l.commit(0, 10);
-    l.commit(400, 20);
+    start(l, 0, 10);
+    start(l, 400, 20);
     expect(l.startsInWindow(500)).toBe(2);
     expect(l.tokensInWindow(500)).toBe(30);
     expect(l.startsInWindow(1200)).toBe(1);
@@ -108,7 +108,7 @@ describe('AccountLimiter.check', () => {
       }
       const n = 1 + Math.floor(rnd() * 150);
       if (l.check(t, n) === 0) {
-        l.commit(t, n);
+        start(l, t, n);
         starts.push({ t, n, end: t + Math.floor(rnd() * 300) });
       }
     }
@@ -163,5 +163,67 @@ describe('TokenWindow', () => {
     // the merged entry (0 and 50) expires at 50 + span, not 0 + span
     expect(w.sum(1000, 1000)).toBe(30);
     expect(w.sum(1050, 1000)).toBe(10);
+  });
+});
+
+/** A start whose request leaves at once (commit, then leave at the same time). */
+function start(l: AccountLimiter, t: number, tokens: number): void {
+  l.commit(t, tokens);
+  l.leave(t, tokens);
+}
+
+describe('AccountLimiter: starts count from when their request leaves', () => {
+  it('a granted start that has not left holds its RPM place as if it left now or later', () => {
+    const l = new AccountLimiter(L({ rpm: 2 }), W, 0);
+    start(l, 0, 1);
+    l.commit(100, 1); // granted at 100, not left yet
+    // Two starts in the window (one pending): full until the recorded one is a window old.
+    expect(l.check(500, 1)).toBe(500);
+    // It leaves at 900: the window it opens runs from 900, not from 100.
+    l.leave(900, 1);
+    expect(l.check(1000, 1)).toBe(0);
+    start(l, 1000, 1);
+    expect(l.check(1000, 1)).toBe(900);
+  });
+
+  it('answers Infinity while pending starts alone fill RPM or TPM: ask again when one leaves', () => {
+    const l = new AccountLimiter(L({ rpm: 2, tpm: 100 }), W, 0);
+    l.commit(0, 10);
+    l.commit(0, 10);
+    expect(l.check(5000, 1)).toBe(Infinity);
+    l.leave(10, 10);
+    l.leave(20, 10);
+    expect(l.check(20, 1)).toBe(990);
+    const t = new AccountLimiter(L({ tpm: 100 }), W, 0);
+    t.commit(0, 70);
+    expect(t.check(5000, 40)).toBe(Infinity);
+    t.leave(300, 70);
+    expect(t.check(300, 40)).toBe(1000);
+    expect(t.check(300, 30)).toBe(0);
+  });
+
+  it('a pending start moved late spaces the next window from its departure, not its grant', () => {
+    // Grant at 0, request leaves 150 ms later (a new connection): the next start waits a window from 150.
+    const l = new AccountLimiter(L({ rpm: 1 }), W, 50);
+    l.commit(0, 1);
+    l.leave(150, 1);
+    l.release();
+    expect(l.check(1000, 1)).toBe(200);
+  });
+
+  it('setMargin widens every window from then on', () => {
+    const l = new AccountLimiter(L({ rpm: 1 }), W, 0);
+    start(l, 0, 1);
+    expect(l.check(500, 1)).toBe(500);
+    l.setMargin(300);
+    expect(l.check(500, 1)).toBe(800);
+  });
+
+  it('stats count pending starts and tokens', () => {
+    const l = new AccountLimiter(L({ rpm: 5, tpm: 1000 }), W, 0);
+    start(l, 0, 10);
+    l.commit(5, 20);
+    expect(l.startsInWindow(10)).toBe(2);
+    expect(l.tokensInWindow(10)).toBe(30);
   });
 });

@@ -9,7 +9,7 @@ import type { KeyConfig } from '../../src/index.js';
 import { startKimiSimulator, type KimiSimulator, type SimulatorAccount } from '../../src/testing/index.js';
 import { RedisServer, testPrefix, testRedis } from '../helpers/redis-server.js';
 import { WorkerProcess } from '../helpers/workers.js';
-import type { WorkerConfig } from './worker.js';
+import type { WorkerConfig } from '../helpers/pool-worker.js';
 
 let url = '';
 let stopRedis: () => Promise<void> = async () => undefined;
@@ -22,15 +22,9 @@ afterAll(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const WARM_KEY = 'sk-warm-up-only-key-0000';
-
-/**
- * Three accounts, one key each; the pools are told the same limits the
- * simulator enforces. One more account, unknown to the pools' config, serves
- * their warm-up.
- */
+/** Three accounts, one key each; the pools are told the same limits the simulator enforces. */
 function accounts(limits: { rpm: number; concurrency: number }[]): { sim: SimulatorAccount[]; keys: KeyConfig[] } {
-  const sim: SimulatorAccount[] = [{ id: 'org-warm', keys: [WARM_KEY], tier: 'tier5' }];
+  const sim: SimulatorAccount[] = [];
   const keys: KeyConfig[] = [];
   limits.forEach((l, i) => {
     const key = `sk-worker-test-key-${i}-xxxxxxxx`;
@@ -41,7 +35,7 @@ function accounts(limits: { rpm: number; concurrency: number }[]): { sim: Simula
 }
 
 async function startWorkers(n: number, base: Omit<WorkerConfig, 'name'>): Promise<WorkerProcess[]> {
-  const workers = Array.from({ length: n }, (_, i) => new WorkerProcess({ ...base, name: `w${i}`, warmKey: WARM_KEY }));
+  const workers = Array.from({ length: n }, (_, i) => new WorkerProcess({ ...base, name: `w${i}` }));
   await Promise.all(workers.map((w) => w.until((x) => x.of('ready').length > 0)));
   return workers;
 }
@@ -57,9 +51,8 @@ function expectAllSettledOnce(workers: readonly WorkerProcess[], perWorker: numb
   }
 }
 
-/** Requests served on the test's accounts (not the warm-up one). */
 function served(sim: KimiSimulator): number {
-  return Object.entries(sim.stats().accounts).reduce((n, [id, a]) => (id === 'org-warm' ? n : n + a.served), 0);
+  return sim.stats().totals.served;
 }
 
 function kill(workers: readonly WorkerProcess[]): void {
@@ -67,10 +60,9 @@ function kill(workers: readonly WorkerProcess[]): void {
 }
 
 describe('several worker processes on one Redis', () => {
-  it('4 workers, 3 accounts, a backlog: zero 429s and >= 95% of the ideal throughput', async () => {
-    // RPM-bound, so the ideal is exact: 12 starts fit in each window, the backlog needs three.
-    // Windows are long next to the margin (75 ms, the default) and to the spread of a burst of
-    // starts over four processes, which the ideal (all at once) does not have.
+  it('4 cold workers, 3 accounts, a backlog: zero 429s, every request once, every worker taking part', async () => {
+    // RPM-bound: 12 starts fit in each window, the backlog needs three. Efficiency is a speed
+    // figure: bench/ measures it (npm run bench).
     const windowMs = 4000;
     const latency = 30;
     const { sim: simAccounts, keys } = accounts([{ rpm: 3, concurrency: 100 }, { rpm: 4, concurrency: 100 }, { rpm: 5, concurrency: 100 }]);
@@ -78,20 +70,13 @@ describe('several worker processes on one Redis', () => {
     const perWorker = (12 * 3) / 4;
     let workers: WorkerProcess[] = [];
     try {
-      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: url, prefix: testPrefix('eff'), keys, windowMs, safetyMarginMs: 75, leaseMs: 5000, requests: perWorker });
+      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: url, prefix: testPrefix('eff'), keys, windowMs, leaseMs: 5000, requests: perWorker });
       for (const w of workers) w.go();
       await Promise.all(workers.map((w) => w.until((x) => x.of('done').length > 0)));
       expectAllSettledOnce(workers, perWorker);
       const stats = sim.stats();
       expect(stats.totals.rateLimited).toBe(0);
       expect(served(sim)).toBe(4 * perWorker);
-      // Ideal: 12 starts per window from the first one on, so the last starts 2 windows later.
-      const t = (stats.log ?? []).filter((l) => l.kind === 'served' && l.account !== 'org-warm').map((l) => l.t);
-      const actual = Math.max(...t) - Math.min(...t) + latency;
-      const ideal = 2 * windowMs + latency;
-      const efficiency = ideal / actual;
-      console.log(`multi-worker efficiency: ${efficiency.toFixed(3)} (ideal ${ideal} ms, actual ${actual.toFixed(0)} ms)`);
-      expect(efficiency).toBeGreaterThanOrEqual(0.95);
       // Every worker took part.
       for (const w of workers) expect((w.of('done')[0]?.started as number[]).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     } finally {
@@ -110,7 +95,7 @@ describe('several worker processes on one Redis', () => {
     const perWorker = 30;
     let workers: WorkerProcess[] = [];
     try {
-      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: url, prefix, keys, windowMs: 1000, safetyMarginMs: 75, leaseMs, requests: perWorker });
+      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: url, prefix, keys, windowMs: 1000, leaseMs, requests: perWorker });
       const [victim, ...others] = workers as [WorkerProcess, ...WorkerProcess[]];
       const victimId = String(victim.of('ready')[0]?.worker);
       const leaseKeys = simAccounts.map((a) => `${prefix}{${a.id}}:l`);
@@ -170,7 +155,7 @@ describe('several worker processes on one Redis', () => {
     const perWorker = 40;
     let workers: WorkerProcess[] = [];
     try {
-      workers = await startWorkers(3, { simUrl: sim.url, redisUrl: server.url, prefix: testPrefix('restart'), keys, windowMs, safetyMarginMs: 75, leaseMs: 2000, requests: perWorker });
+      workers = await startWorkers(3, { simUrl: sim.url, redisUrl: server.url, prefix: testPrefix('restart'), keys, windowMs, leaseMs: 2000, requests: perWorker });
       for (const w of workers) w.go();
       await Promise.all(workers.map((w) => w.until((x) => x.of('settled').length >= 5)));
       await server.kill();

@@ -35,6 +35,8 @@ export interface ResolvedOptions {
   readonly accounts: readonly SimulatorAccount[];
   readonly windowMs: number;
   readonly latencyMs: readonly [number, number];
+  readonly arrivalDelayMs: readonly [number, number];
+  readonly newConnectionDelayMs: number;
   readonly faults: ResolvedFaults;
   readonly port: number;
   readonly seed: number;
@@ -45,7 +47,7 @@ export interface ResolvedOptions {
 }
 
 const OPTION_FIELDS = [
-  'accounts', 'windowMs', 'latencyMs', 'faults', 'port', 'seed',
+  'accounts', 'windowMs', 'latencyMs', 'arrivalDelayMs', 'newConnectionDelayMs', 'faults', 'port', 'seed',
   'models', 'defaultMaxTokens', 'recordArrivals', 'now',
 ];
 const ACCOUNT_FIELDS = ['id', 'keys', 'tier', 'limits', 'balance', 'suspended'];
@@ -134,15 +136,15 @@ function bool(field: string, value: unknown): boolean {
   return value;
 }
 
-function latency(value: unknown): readonly [number, number] {
+function latency(value: unknown, field = 'latencyMs'): readonly [number, number] {
   if (value === undefined) return [0, 0];
   if (typeof value === 'number') {
-    const ms = number('latencyMs', value, 0);
+    const ms = number(field, value, 0);
     return [ms, ms];
   }
-  if (!Array.isArray(value) || value.length !== 2) fail('latencyMs', 'a number or a [min, max] pair', value);
-  const min = number('latencyMs[0]', value[0], 0);
-  const max = number('latencyMs[1]', value[1], min);
+  if (!Array.isArray(value) || value.length !== 2) fail(field, 'a number or a [min, max] pair', value);
+  const min = number(`${field}[0]`, value[0], 0);
+  const max = number(`${field}[1]`, value[1], min);
   return [min, max];
 }
 
@@ -215,6 +217,8 @@ export function resolveOptions(options: KimiSimulatorOptions): ResolvedOptions {
     accounts,
     windowMs: windowMs(raw.windowMs),
     latencyMs: latencyMs as readonly [number, number],
+    arrivalDelayMs: latency(raw.arrivalDelayMs, 'arrivalDelayMs'),
+    newConnectionDelayMs: raw.newConnectionDelayMs === undefined ? 0 : number('newConnectionDelayMs', raw.newConnectionDelayMs, 0),
     faults: validateFaults(raw.faults),
     port: port(raw.port),
     seed: raw.seed === undefined ? 1 : number('seed', raw.seed, -Infinity),

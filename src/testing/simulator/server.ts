@@ -9,7 +9,7 @@ import type { AccountState } from './accounts.js';
 import { handleChat } from './chat.js';
 import { balance, estimateTokens, listModels } from './endpoints.js';
 import { kimiErrors } from './errors.js';
-import { BodyTooLargeError, readBody, sendError } from './http.js';
+import { BodyTooLargeError, readBody, sendError, sleep } from './http.js';
 import { resolveOptions } from './options.js';
 import { SimulatorState } from './state.js';
 import type { KimiSimulator, KimiSimulatorOptions } from './types.js';
@@ -33,6 +33,20 @@ function bearer(req: IncomingMessage): string | undefined {
   return match?.[1];
 }
 
+/** Sockets that have carried a request: the first request of any other pays `newConnectionDelayMs`. */
+const usedSockets = new WeakSet<Socket>();
+
+/** How long the request travels (arrival delay, plus the handshake on a new connection) before it counts. */
+function arrivalDelay(state: SimulatorState, socket: Socket): number {
+  const { arrivalDelayMs: [min, max], newConnectionDelayMs } = state.options;
+  let ms = min === max ? min : min + state.arrivalRandom() * (max - min);
+  if (!usedSockets.has(socket)) {
+    usedSockets.add(socket);
+    ms += newConnectionDelayMs;
+  }
+  return ms;
+}
+
 async function handle(state: SimulatorState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   // Read the body first, even for a 401: answering before the body is consumed
   // would break the keep-alive connection the client will reuse.
@@ -44,6 +58,8 @@ async function handle(state: SimulatorState, req: IncomingMessage, res: ServerRe
     else res.destroy();
     return;
   }
+  const delay = arrivalDelay(state, req.socket);
+  if (delay > 0 && !(await sleep(delay, state.closing.signal))) return;
   const now = state.now();
   const key = bearer(req);
   const identity = state.authenticate(key);

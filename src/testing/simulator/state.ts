@@ -19,6 +19,8 @@ export class SimulatorState {
   readonly options: ResolvedOptions;
   readonly accounts = new Map<string, AccountState>();
   readonly random: Random;
+  /** Draws arrival delays, apart from `random` so that faults stay as the seed gives them. */
+  readonly arrivalRandom: Random;
   /** Aborted on close: pending sleeps end and handlers stop writing. */
   readonly closing = new AbortController();
   readonly startedAt = Date.now();
@@ -34,6 +36,7 @@ export class SimulatorState {
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.random = createRandom(options.seed);
+    this.arrivalRandom = createRandom(options.seed ^ 0x5eed);
     this.#faults = options.faults;
     this.#startNow = options.now();
     // Every pending reply listens on this signal; hundreds in flight are normal, not a leak.

@@ -80,6 +80,18 @@ export interface KimiSimulatorOptions {
    * @default 0
    */
   readonly latencyMs?: LatencyOption;
+  /**
+   * Time between the server reading a request and counting it against the
+   * limits (the network and gateway between a client and Kimi's limiter):
+   * fixed, or uniform in `[min, max]` per request, drawn from its own seeded
+   * PRNG (the fault draws stay as they were). @default 0
+   */
+  readonly arrivalDelayMs?: LatencyOption;
+  /**
+   * Extra delay before counting the first request of each new connection (a
+   * TCP and TLS handshake to a far server). @default 0
+   */
+  readonly newConnectionDelayMs?: number;
   /** Fault rates; all 0 by default. */
   readonly faults?: SimulatorFaults;
   /**
