@@ -7,6 +7,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import { InvalidRequestError } from './errors.js';
 import { rethrowMalformed } from './kimi-errors.js';
+import { REQUEST_OPTIONS, unknownRequestOption } from './option-names.js';
 import type { RequestOptions } from './options.js';
 import type { Engine } from './pool/engine.js';
 import { scrubKey, type TaskContext } from './pool/task-context.js';
@@ -84,6 +85,8 @@ export function chatCompletions(
     if (params === null || typeof params !== 'object') {
       return Promise.reject(new InvalidRequestError('Expected chat.completions.create() params to be an object with `model` and `messages`'));
     }
+    const unknown = options === undefined || options === null ? undefined : unknownRequestOption(options, REQUEST_OPTIONS);
+    if (unknown !== undefined) return Promise.reject(new InvalidRequestError(unknown));
     if (typeof params.model !== 'string' || params.model === '') {
       return Promise.reject(new InvalidRequestError('Expected `model` to be a model name such as "kimi-k2.5"'));
     }

@@ -3,7 +3,7 @@
  * of another library (openai's `maxRetries`, p-queue's `concurrency`) would otherwise do nothing.
  */
 import { ConfigError } from './errors.js';
-import type { AccountConfig, KeyConfig, KimiPoolOptions } from './options.js';
+import type { AccountConfig, KeyConfig, KimiPoolOptions, ScheduleOptions } from './options.js';
 
 /** Every option of {@link KimiPoolOptions}; tsc fails below when one is added and not listed. */
 export const POOL_OPTIONS = [
@@ -13,10 +13,18 @@ export const POOL_OPTIONS = [
 const LIMITS = ['concurrency', 'rpm', 'tpm', 'tpd'] as const;
 export const ACCOUNT_OPTIONS = ['tier', ...LIMITS] as const;
 export const KEY_OPTIONS = ['key', 'id', 'account', 'tier', 'baseURL', ...LIMITS] as const;
+/** A request's options (`create(params, options)`); `schedule()` takes `tokens` too. */
+export const REQUEST_OPTIONS = ['priority', 'signal', 'timeout'] as const;
+export const SCHEDULE_OPTIONS = [...REQUEST_OPTIONS, 'tokens'] as const;
 
 type Unlisted<T, L extends readonly string[]> = Exclude<keyof T, L[number]>;
 // Each is `true` only while its list names every field of its interface.
-const listed: [Unlisted<KimiPoolOptions, typeof POOL_OPTIONS>, Unlisted<KeyConfig, typeof KEY_OPTIONS>, Unlisted<AccountConfig, typeof ACCOUNT_OPTIONS>] extends [never, never, never] ? true : false = true;
+const listed: [
+  Unlisted<KimiPoolOptions, typeof POOL_OPTIONS>,
+  Unlisted<KeyConfig, typeof KEY_OPTIONS>,
+  Unlisted<AccountConfig, typeof ACCOUNT_OPTIONS>,
+  Unlisted<ScheduleOptions, typeof SCHEDULE_OPTIONS>,
+] extends [never, never, never, never] ? true : false = true;
 void listed;
 
 /** Pool options a user brings from elsewhere, and what to set here instead. */
@@ -28,6 +36,12 @@ const KNOWN_MISTAKES: Readonly<Record<string, string>> = {
   ...Object.fromEntries(
     LIMITS.map((l) => [l, `it is a limit of each account, not of the pool: set \`accounts.<id>.${l}\` or \`keys[i].${l}\`, or pick a \`tier\``]),
   ),
+};
+
+/** Request options of the openai SDK a caller may pass as they are, and what to do here instead. */
+const REQUEST_MISTAKES: Readonly<Record<string, string>> = {
+  maxRetries: "it is the openai SDK's: the pool retries itself (its `retries` option)",
+  headers: "set headers for every request in the pool's `clientOptions.defaultHeaders`",
 };
 
 /** Edit distance (insert, delete, substitute, swap neighbours), case-insensitive. */
@@ -60,15 +74,27 @@ export function closest(name: string, known: readonly string[]): string | undefi
 }
 
 /**
- * Throws ConfigError for the first own property of `object` that is not in `known`.
+ * What is wrong with the first own property of `object` that is not in `known`, or undefined.
  * @param where the object's path with a trailing dot (`''`, `keys[2].`, `accounts.team.`)
  */
-export function refuseUnknown(object: object, known: readonly string[], where: string): void {
+function unknownOption(object: object, known: readonly string[], where: string, mistakes: Readonly<Record<string, string>>, what = 'option'): string | undefined {
   for (const name of Object.keys(object)) {
     if (known.includes(name)) continue;
-    const mistake = where === '' && Object.hasOwn(KNOWN_MISTAKES, name) ? KNOWN_MISTAKES[name] : undefined;
+    const mistake = Object.hasOwn(mistakes, name) ? mistakes[name] : undefined;
     const near = closest(name, known);
-    const hint = mistake ?? (near === undefined ? `the options are ${known.join(', ')}` : `did you mean \`${where}${near}\`?`);
-    throw new ConfigError(`Unknown option \`${where}${name}\`: ${hint}`);
+    const hint = mistake ?? (near === undefined ? `the ${what}s are ${known.join(', ')}` : `did you mean \`${where}${near}\`?`);
+    return `Unknown ${what} \`${where}${name}\`: ${hint}`;
   }
+  return undefined;
+}
+
+/** Throws ConfigError for a pool, key or account option it does not know. */
+export function refuseUnknown(object: object, known: readonly string[], where: string): void {
+  const message = unknownOption(object, known, where, where === '' ? KNOWN_MISTAKES : {});
+  if (message !== undefined) throw new ConfigError(message);
+}
+
+/** What is wrong with a request's options (`create()`'s second argument, or `schedule()`'s), or undefined. */
+export function unknownRequestOption(options: object, known: readonly string[]): string | undefined {
+  return unknownOption(options, known, '', REQUEST_MISTAKES, 'request option');
 }

@@ -89,3 +89,24 @@ describe('responses as the openai SDK shapes them', () => {
     expect(text).toBe('echo: Say hi');
   });
 });
+
+describe('request options', () => {
+  it.each([
+    [{ priorty: 1 }, 'Unknown request option `priorty`: did you mean `priority`?'],
+    [{ maxRetries: 2 }, "Unknown request option `maxRetries`: it is the openai SDK's: the pool retries itself (its `retries` option)"],
+    [{ headers: { 'x-a': '1' } }, "Unknown request option `headers`: set headers for every request in the pool's `clientOptions.defaultHeaders`"],
+    [{ tokens: 10 }, 'Unknown request option `tokens`: the request options are priority, signal, timeout'],
+  ])('create() refuses %o', async (options, message) => {
+    const r = await rig();
+    const error = await r.pool.chat.completions.create({ model: 'kimi-k2.5', messages, max_tokens: 8 }, options as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as Error).message).toBe(message);
+    expect(r.sim.stats().totals.served).toBe(0);
+  });
+
+  it('schedule() takes tokens and refuses what it does not know', async () => {
+    const r = await rig();
+    await expect(r.pool.schedule(() => 'ran', { tokens: 5, priority: 1 })).resolves.toBe('ran');
+    await expect(r.pool.schedule(() => 'ran', { token: 5 } as never)).rejects.toThrow('Unknown request option `token`: did you mean `tokens`?');
+  });
+});
