@@ -1,4 +1,5 @@
 /** What the pool reserves and refuses matches what Kimi counts and refuses (on the simulator, over HTTP). */
+import type { ChatCompletionCreateParams } from 'openai/resources/chat/completions';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidRequestError, KimiPool, PooledStream, estimatePromptTokens } from '../src/index.js';
 import { startKimiSimulator, type KimiSimulator } from '../src/testing/index.js';
@@ -87,6 +88,13 @@ describe('responses as the openai SDK shapes them', () => {
     if (!(streamed instanceof PooledStream)) throw new Error('expected a stream');
     for await (const chunk of streamed) text += chunk.choices[0]?.delta?.content ?? '';
     expect(text).toBe('echo: Say hi');
+  });
+
+  it("take openai's ChatCompletionCreateParams union as it is", async () => {
+    const r = await rig();
+    const params: ChatCompletionCreateParams = { model: 'kimi-k2.5', messages, max_tokens: 8 };
+    const reply = await r.pool.chat.completions.create(params);
+    expect(reply instanceof PooledStream ? 'stream' : reply.choices[0]?.message.content).toBe('echo: Say hi');
   });
 });
 
