@@ -65,7 +65,7 @@ export function closest(name: string, known: readonly string[]): string | undefi
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(name.length / 3)) + 1;
   for (const k of known) {
-    // A name cut short or run on (`retry`, `tiers`) is as good as a typo.
+    // A name cut short or run on (`window` for `windowMs`, `tiers` for `tier`) is as good as a typo.
     const prefix = Math.min(name.length, k.length) >= 4 && (k.toLowerCase().startsWith(name.toLowerCase()) || name.toLowerCase().startsWith(k.toLowerCase()));
     const dist = prefix ? 1 : distance(name, k);
     if (dist < bestDistance) [best, bestDistance] = [k, dist];
