@@ -50,6 +50,10 @@ describe('README examples', () => {
     await redis?.stop();
   });
 
+  it('opens with the two set-up commands, which CI runs as written (.ci/run)', () => {
+    expect(readme).toMatch(/^# kimi-pool\n\n```sh\nnpm install && npm run demo +#[^\n]*\nnpm test +#[^\n]*\n```\n/);
+  });
+
   it('has its examples', () => {
     expect(examples.length).toBeGreaterThanOrEqual(7);
   });
