@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// CI runs `npm test` exactly as the README writes it and still wants a machine-readable report:
+// KIMI_POOL_TEST_REPORT names the JSON file, which scripts/test-summary.mjs reads.
+const report = process.env.KIMI_POOL_TEST_REPORT;
+
 export default defineConfig({
   resolve: { conditions: ['source'] },
   test: {
@@ -9,5 +13,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    ...(report ? { reporters: ['default', 'json'], outputFile: { json: report } } : {}),
   },
 });

@@ -3,7 +3,8 @@
  * Every message names the field and what to fix, and never shows a key.
  */
 import { ConfigError } from './errors.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint, redactKeys } from './fingerprint.js';
+import { ACCOUNT_OPTIONS, KEY_OPTIONS, POOL_OPTIONS, refuseUnknown } from './option-names.js';
 import type { KeyConfig, KimiPoolOptions, LimitOverrides } from './options.js';
 import { isTierName, TIERS, type Limits, type TierName } from './tiers.js';
 import { DEFAULT_MAX_TOKENS } from './tokens.js';
@@ -55,9 +56,34 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 export const DEFAULT_SAFETY_MARGIN_MS = 250;
 const LIMIT_FIELDS = ['concurrency', 'rpm', 'tpm', 'tpd'] as const;
 
+/** A bad value as the message shows it: strings quoted (long ones cut), anything key-like as its fingerprint. */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `a string of length ${value.length}`;
+  if (typeof value === 'string') {
+    const shown = redactKeys(value);
+    return `${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)} (string)`;
+  }
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object' && value !== null) return 'an object';
   return `\`${String(value)}\` (${value === null ? 'null' : typeof value})`;
+}
+
+/** Strips one pair of matching quotes around a value, as a .env file or a shell may leave them. */
+function unquote(s: string): string {
+  const m = /^(["'`])([^]*)\1$/.exec(s);
+  return m === null ? s : m[2]!.trim();
+}
+
+/**
+ * The keys in a list such as KIMI_API_KEYS: separated by commas, newlines or other whitespace,
+ * quotes around the list or an entry stripped, empty entries (a trailing comma) ignored.
+ */
+export function splitKeyList(list: string, field: string): string[] {
+  if (list.includes(';')) throw new ConfigError(`\`${field}\` contains \`;\`: separate keys with commas, newlines or spaces, e.g. "sk-a,sk-b"`);
+  return unquote(list.trim())
+    .split(/[\s,]+/)
+    .map((p) => unquote(p))
+    .filter((p) => p !== '');
 }
 
 interface NumberRule {
@@ -84,13 +110,17 @@ export function checkNumber(field: string, value: unknown, rule: NumberRule): nu
 
 function checkKeyString(field: string, key: unknown): string {
   if (typeof key !== 'string') throw new ConfigError(`Expected \`${field}\` to be an API key string, got ${describe(key)}`);
-  const k = key.trim();
+  const k = unquote(key.trim());
   if (k === '') throw new ConfigError(`\`${field}\` is empty: give an API key such as sk-...`);
   // Never echo the key: say what is wrong with it instead.
   if (/[\s,]/.test(k)) throw new ConfigError(`\`${field}\` is malformed: it contains whitespace or a comma (one key per entry)`);
   if (/[^\x21-\x7e]/.test(k)) throw new ConfigError(`\`${field}\` is malformed: it contains characters that are not printable ASCII`);
   if (k.length < 8) throw new ConfigError(`\`${field}\` is malformed: ${k.length} characters is too short for an API key`);
   return k;
+}
+
+function checkURL(field: string, url: unknown): void {
+  if (typeof url !== 'string' || !/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`Expected \`${field}\` to be an http(s) URL such as ${DEFAULT_BASE_URL}, got ${describe(url)}`);
 }
 
 function checkTier(field: string, tier: unknown): TierName {
@@ -106,23 +136,23 @@ function checkOverrides(field: string, o: LimitOverrides): void {
   }
 }
 
-function toKeyConfigs(keys: KimiPoolOptions['keys']): { entries: KeyConfig[]; field: (i: number) => string } {
+function toKeyConfigs(keys: KimiPoolOptions['keys'], source: string): { entries: KeyConfig[]; field: (i: number) => string } {
   if (keys === undefined || keys === null) {
-    throw new ConfigError('No keys: set `keys` to a comma-separated string (e.g. process.env.KIMI_API_KEYS), an array of keys, or KeyConfig objects');
+    throw new ConfigError('No keys: set `keys` to a list such as "sk-a,sk-b", an array of keys or of KeyConfig objects, or set KIMI_API_KEYS');
   }
   if (typeof keys === 'string') {
-    const parts = keys.split(',').map((s) => s.trim());
-    if (parts.every((p) => p === '')) throw new ConfigError('No keys: `keys` is an empty string (is KIMI_API_KEYS set?)');
-    parts.forEach((p, i) => {
-      if (p === '') throw new ConfigError(`\`keys\` has an empty entry at position ${i} of the comma-separated list`);
-    });
-    return { entries: parts.map((key) => ({ key })), field: (i) => `keys[${i}]` };
+    const parts = splitKeyList(keys, source);
+    if (parts.length === 0) throw new ConfigError(`No keys: \`${source}\` is an empty string${source === 'keys' ? ' (is KIMI_API_KEYS set?)' : ''}`);
+    return { entries: parts.map((key) => ({ key })), field: (i) => `${source}[${i}]` };
   }
   if (!Array.isArray(keys)) throw new ConfigError(`Expected \`keys\` to be a string or an array, got ${describe(keys)}`);
   if (keys.length === 0) throw new ConfigError('No keys: `keys` is an empty array');
   const entries = keys.map((k: unknown, i: number): KeyConfig => {
     if (typeof k === 'string') return { key: k };
-    if (k !== null && typeof k === 'object' && 'key' in k) return k as KeyConfig;
+    if (k !== null && typeof k === 'object' && 'key' in k) {
+      refuseUnknown(k, KEY_OPTIONS, `keys[${i}].`);
+      return k as KeyConfig;
+    }
     throw new ConfigError(`Expected \`keys[${i}]\` to be a key string or { key, ... }, got ${describe(k)}`);
   });
   return { entries, field: (i) => (typeof keys[i] === 'string' ? `keys[${i}]` : `keys[${i}].key`) };
@@ -131,9 +161,13 @@ function toKeyConfigs(keys: KimiPoolOptions['keys']): { entries: KeyConfig[]; fi
 /** Validates the options and groups keys into accounts with resolved limits. */
 export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
   if (options === null || typeof options !== 'object') throw new ConfigError(`Expected options to be an object, got ${describe(options)}`);
+  refuseUnknown(options, POOL_OPTIONS, '');
   const poolTier = checkTier('tier', options.tier ?? 'tier0');
-  const baseURL = options.baseURL ?? DEFAULT_BASE_URL;
-  if (typeof baseURL !== 'string' || !/^https?:\/\//.test(baseURL)) throw new ConfigError(`Expected \`baseURL\` to be an http(s) URL, got ${describe(baseURL)}`);
+  // As the openai client does, the environment fills in what the options leave out.
+  const envURL = process.env.KIMI_BASE_URL?.trim() || undefined;
+  const baseURL = options.baseURL ?? envURL ?? DEFAULT_BASE_URL;
+  const urlField = options.baseURL === undefined && envURL !== undefined ? 'KIMI_BASE_URL' : 'baseURL';
+  checkURL(urlField, baseURL);
   const windowMs = checkNumber('windowMs', options.windowMs ?? 60_000, { min: 0, exclusiveMin: true });
   const safetyMarginMs = checkNumber('safetyMarginMs', options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS, { min: 0 });
   const retries = checkNumber('retries', options.retries ?? 5, { min: 0, integer: true });
@@ -145,7 +179,8 @@ export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
   const attemptTimeoutMs = checkNumber('attemptTimeoutMs', options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS, { min: 0, exclusiveMin: true, infinity: true });
   const maxRetryAfterMs = checkNumber('maxRetryAfterMs', options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS, { min: 0, infinity: true });
 
-  const { entries, field } = toKeyConfigs(options.keys);
+  const fromEnv = options.keys === undefined && process.env.KIMI_API_KEYS !== undefined;
+  const { entries, field } = toKeyConfigs(fromEnv ? process.env.KIMI_API_KEYS : options.keys, fromEnv ? 'KIMI_API_KEYS' : 'keys');
   const seen = new Map<string, number>();
   const ids = new Set<string>();
   const keys: ResolvedKey[] = [];
@@ -161,7 +196,7 @@ export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
     ids.add(id);
     if (cfg.account !== undefined && (typeof cfg.account !== 'string' || cfg.account === '')) throw new ConfigError(`Expected \`keys[${i}].account\` to be a non-empty string, got ${describe(cfg.account)}`);
     if (cfg.tier !== undefined) checkTier(`keys[${i}].tier`, cfg.tier);
-    if (cfg.baseURL !== undefined && (typeof cfg.baseURL !== 'string' || !/^https?:\/\//.test(cfg.baseURL))) throw new ConfigError(`Expected \`keys[${i}].baseURL\` to be an http(s) URL, got ${describe(cfg.baseURL)}`);
+    if (cfg.baseURL !== undefined) checkURL(`keys[${i}].baseURL`, cfg.baseURL);
     checkOverrides(`keys[${i}]`, cfg);
     const key: ResolvedKey = { apiKey, id, account: cfg.account ?? id, baseURL: cfg.baseURL ?? baseURL };
     keys.push(key);
@@ -175,6 +210,7 @@ export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
   for (const id of Object.keys(accountOptions)) {
     if (!byAccount.has(id)) throw new ConfigError(`\`accounts.${id}\` names an account that no key belongs to: set \`account: '${id}'\` on its keys`);
     const a = accountOptions[id] ?? {};
+    refuseUnknown(a, ACCOUNT_OPTIONS, `accounts.${id}.`);
     if (a.tier !== undefined) checkTier(`accounts.${id}.tier`, a.tier);
     checkOverrides(`accounts.${id}`, a);
   }

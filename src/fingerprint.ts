@@ -10,3 +10,8 @@ export function fingerprint(key: string): string {
   // 8 hex digits (32 bits): two keys of 1,000 collide with odds of about 1 in 10,000.
   return `${prefix}…${digest.slice(0, 8)}`;
 }
+
+/** Text from elsewhere (a server's message, a value given for another option) with anything key-like as its fingerprint. */
+export function redactKeys(text: string): string {
+  return text.replace(/sk-[A-Za-z0-9_-]{8,}/g, (key) => fingerprint(key));
+}

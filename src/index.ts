@@ -1,7 +1,7 @@
 export { KimiPool } from './kimi-pool.js';
 export type { KimiPoolOptions, KeyConfig, AccountConfig, LimitOverrides, RequestOptions, ScheduleOptions } from './options.js';
 export type { TaskContext } from './pool/task-context.js';
-export type { ChatCompletions } from './chat.js';
+export type { ChatCompletions, WithRequestId } from './chat.js';
 export { PooledStream } from './pooled-stream.js';
 export type * from './events.js';
 export type { PoolStats, KeyStats, AccountStats, UsageStats, ModelUsageStats, AccountModelUsageStats } from './stats.js';

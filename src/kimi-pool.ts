@@ -8,6 +8,7 @@ import type { TaskContext } from './pool/task-context.js';
 import { copyCounters, jsonLimits, type PoolStats } from './stats.js';
 import { InvalidRequestError } from './errors.js';
 import { Unheard } from './unheard.js';
+import { SCHEDULE_OPTIONS, unknownRequestOption } from './option-names.js';
 import { estimatePromptTokens } from './tokens.js';
 
 /**
@@ -78,6 +79,8 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
    */
   schedule<T>(fn: (ctx: TaskContext) => T | PromiseLike<T>, options: ScheduleOptions = {}): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(new InvalidRequestError(`Expected schedule() to get a function, got ${typeof fn}`));
+    const unknown = unknownRequestOption(options ?? {}, SCHEDULE_OPTIONS);
+    if (unknown !== undefined) return Promise.reject(new InvalidRequestError(unknown));
     let tokens: number;
     try {
       tokens = checkNumber('tokens', options.tokens ?? 0, { min: 0, integer: true });

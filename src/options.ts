@@ -32,16 +32,20 @@ export interface AccountConfig extends LimitOverrides {
 /** Options of {@link KimiPool}. */
 export interface KimiPoolOptions {
   /**
-   * The keys: a comma-separated string (e.g. `process.env.KIMI_API_KEYS`), an
-   * array of keys, or an array of {@link KeyConfig}.
+   * The keys: a list in one string (separated by commas, newlines or spaces; quotes around the list
+   * or a key are stripped, empty entries ignored), an array of keys, or an array of {@link KeyConfig}.
+   * @default the KIMI_API_KEYS environment variable, read the same way
    * @example keys: [{ key: 'sk-a', account: 'org-1', tier: 'tier1' }, { key: 'sk-b', account: 'org-1' }]
    */
-  readonly keys: string | readonly (string | KeyConfig)[] | undefined;
+  readonly keys?: string | readonly (string | KeyConfig)[] | undefined;
   /** Tier preset for accounts that name none. @default 'tier0' */
   readonly tier?: TierName;
   /** Limits per account id, overriding the tier preset. */
   readonly accounts?: Readonly<Record<string, AccountConfig>>;
-  /** @default 'https://api.moonshot.cn/v1' (use 'https://api.moonshot.ai/v1' for global keys) */
+  /**
+   * The API's base URL: 'https://api.moonshot.ai/v1' for global keys.
+   * @default the KIMI_BASE_URL environment variable, else 'https://api.moonshot.cn/v1'
+   */
   readonly baseURL?: string;
   /** Length of the rate-limit "minute" in ms; a day is 1,440 of them. Tests shorten it. @default 60000 */
   readonly windowMs?: number;

@@ -23,6 +23,8 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
   private done = false;
   private usage: ChunkUsage | undefined;
   private model: string | undefined;
+  /** The id the server gave the request (`x-request-id`, else Kimi's `Msh-Request-Id`), as on non-stream responses. */
+  _request_id: string | null = null;
 
   /** @internal */
   constructor(

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../clock.js';
 import { type KimiPoolError, NoUsableKeyError, RequestTooLargeError } from '../errors.js';
 import type { KimiPoolEvents } from '../events.js';
+import { redactKeys } from '../fingerprint.js';
 import type { Fault } from '../kimi-errors.js';
 import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
 import { quiet } from './awaitable.js';
@@ -51,6 +52,7 @@ export class AccountControl {
     if (key.disabled) return;
     key.disabled = true;
     key.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
+    key.disabledMessage = fault.message;
     this.events.emit('key-disabled', { key: key.id, account: key.account.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
     quiet(this.store.disable?.({ scope: 'key', account: key.account.id, key: key.id, status: fault.status, kimiType: fault.kimiType }));
     if (!key.account.usable) this.dispatcher.kill(key.account);
@@ -61,6 +63,7 @@ export class AccountControl {
     if (account.disabled) return;
     account.disabled = true;
     account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
+    account.disabledMessage = fault.message;
     this.dispatcher.kill(account);
     this.events.emit('account-disabled', { account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType, message: fault.message });
     quiet(this.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType }));
@@ -90,6 +93,7 @@ export class AccountControl {
       if (account.disabled) return;
       account.disabled = true;
       account.disabledReason = reason;
+      account.disabledMessage = message;
       this.dispatcher.kill(account);
       this.events.emit('account-disabled', { account: account.id, key: event.key ?? '', status: event.status, kimiType: event.kimiType, message });
     } else {
@@ -97,6 +101,7 @@ export class AccountControl {
       if (key === undefined || key.disabled) return;
       key.disabled = true;
       key.disabledReason = reason;
+      key.disabledMessage = message;
       this.events.emit('key-disabled', { key: key.id, account: account.id, status: event.status, kimiType: event.kimiType, message });
       if (!account.usable) this.dispatcher.kill(account);
     }
@@ -131,7 +136,13 @@ export class AccountControl {
   /** When no key is left, everything waiting fails with one clear error. */
   private checkUsable(): void {
     if (this.dead !== undefined || this.accounts.some((a) => a.usable)) return;
-    const reasons = this.accounts.map((a) => `${a.id}: ${a.disabledReason ?? a.keys.map((k) => `${k.id} ${k.disabledReason ?? ''}`.trim()).join(', ')}`);
+    // Each key or account once, with Kimi's own words (a key of its own account is named once).
+    const why = (reason: string | undefined, message: string | undefined): string =>
+      `${reason ?? 'disabled'}${message ? ` ${JSON.stringify(redactKeys(message))}` : ''}`;
+    const reasons = this.accounts.flatMap((a) => {
+      if (a.disabledReason !== undefined) return [`${a.keys.length === 1 && a.keys[0]?.id === a.id ? 'key' : 'account'} ${a.id}: ${why(a.disabledReason, a.disabledMessage)}`];
+      return a.keys.map((k) => `key ${k.id}${k.id === a.id ? '' : ` (account ${a.id})`}: ${why(k.disabledReason, k.disabledMessage)}`);
+    });
     this.fatal(new NoUsableKeyError(`No usable key left: every key is revoked or its account disabled (${reasons.join('; ')})`));
   }
 

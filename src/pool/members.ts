@@ -63,6 +63,8 @@ export type CounterName = Exclude<keyof Counters, 'tooManyRequests'>;
 export class KeyMember {
   disabled = false;
   disabledReason: string | undefined;
+  /** Kimi's own words when it disabled the key (the 401's message). */
+  disabledMessage: string | undefined;
   inFlight = 0;
   readonly counters = newCounters();
 
@@ -104,6 +106,8 @@ export class AccountMember {
   readonly keys: KeyMember[] = [];
   disabled = false;
   disabledReason: string | undefined;
+  /** Kimi's own words when it disabled the account (the quota error's message). */
+  disabledMessage: string | undefined;
   inFlight = 0;
   place: AccountPlace = 'ready';
   wakeAt = 0;

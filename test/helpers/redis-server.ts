@@ -1,25 +1,19 @@
 /**
  * A real redis-server for the Redis store tests: CI's (KIMI_POOL_REDIS_URL) or
  * one started here on a free loopback port. No binary means a FAILED test with
- * the reason, never a skipped one: CI installs redis-server.
+ * the reason, never a skipped one: `npm test`'s pretest (scripts/ensure-redis.mjs)
+ * installs redis-server where it can.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { findRedisServer, INSTALL_HINT } from '../../scripts/ensure-redis.mjs';
 
-/** The redis-server binary: KIMI_POOL_REDIS_SERVER, else /usr/bin/redis-server, else the PATH. */
+/** The redis-server binary: KIMI_POOL_REDIS_SERVER, else a usual install path, else the PATH. */
 export function redisServerBinary(): string {
-  const env = process.env.KIMI_POOL_REDIS_SERVER;
-  if (env !== undefined && env !== '') {
-    if (!existsSync(env)) throw new Error(`KIMI_POOL_REDIS_SERVER=${env} does not exist: install redis-server or fix the path`);
-    return env;
-  }
-  for (const p of ['/usr/bin/redis-server', '/usr/local/bin/redis-server', '/opt/homebrew/bin/redis-server']) if (existsSync(p)) return p;
-  const which = spawnSync('which', ['redis-server'], { encoding: 'utf8' });
-  const found = which.stdout?.trim();
-  if (which.status === 0 && found) return found;
-  throw new Error('The Redis store tests need a real redis-server and none was found: install it (apt-get install redis-server, brew install redis) or set KIMI_POOL_REDIS_SERVER to its path, or KIMI_POOL_REDIS_URL to a running server');
+  const found = findRedisServer();
+  if (found === undefined) throw new Error(`The Redis store tests need a real redis-server and none was found: ${INSTALL_HINT} (or set KIMI_POOL_REDIS_URL to a running server)`);
+  return found;
 }
 
 export async function freePort(): Promise<number> {

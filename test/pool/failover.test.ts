@@ -120,13 +120,38 @@ describe('no usable key left', () => {
     const errors = ts.map((t) => t.error);
     expect(errors.every((e) => e instanceof NoUsableKeyError)).toBe(true);
     expect(new Set(errors).size).toBe(1);
-    expect((errors[0] as Error).message).toMatch(/No usable key left/);
-    expect((errors[0] as Error).message).toContain(fingerprint(A1));
+    expect((errors[0] as Error).message).toBe(`No usable key left: every key is revoked or its account disabled (key ${fingerprint(A1)} (account org-a): 401 invalid_authentication_error "Invalid Authentication")`);
     expect((errors[0] as Error).message).not.toContain(A1);
     expect(r.of('failed')).toHaveLength(4);
     expect(r.pool.stats()).toMatchObject({ queued: 0, inFlight: 0, failed: 4, submitted: 4 });
     await expect(ask(r.pool, 'later')).rejects.toBe(errors[0]);
     await expect(r.pool.schedule(() => 1)).rejects.toBeInstanceOf(NoUsableKeyError);
+  });
+
+  it("names each key or account once, with Kimi's message, never a key", async () => {
+    const quota = `Your account org-b<ak-1> is suspended, please check your plan and billing details (${B1})`;
+    const r = rig({
+      accounts: [
+        { id: 'org-a', keys: [A1, A2], limits: ROOMY },
+        { id: 'org-b', keys: [B1], limits: ROOMY },
+      ],
+      fake: {
+        script: ({ account }) =>
+          account === 'org-a'
+            ? { status: 401, type: 'invalid_authentication_error', message: 'Invalid Authentication' }
+            : { status: 403, type: 'exceeded_current_quota_error', message: quota },
+      },
+    });
+    const ts = Array.from({ length: 4 }, (_, i) => track(ask(r.pool, `x${i}`)));
+    await settleAll(r.clock, ts);
+    const message = (ts[0]?.error as Error).message;
+    expect(message).toBe(
+      'No usable key left: every key is revoked or its account disabled (' +
+        `key ${fingerprint(A1)} (account org-a): 401 invalid_authentication_error "Invalid Authentication"; ` +
+        `key ${fingerprint(A2)} (account org-a): 401 invalid_authentication_error "Invalid Authentication"; ` +
+        `account org-b: 403 exceeded_current_quota_error "${quota.replace(B1, fingerprint(B1))}")`,
+    );
+    expect(message).not.toContain(B1);
   });
 
   // One key, two requests in flight: one gets a 500 (retry), the other a 401 (the last key goes).

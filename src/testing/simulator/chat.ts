@@ -50,7 +50,8 @@ export async function handleChat(state: SimulatorState, ex: Exchange, bodyText: 
   }
   const request = parsed.value;
   const promptTokens = simulatedPromptTokens(request.messages);
-  const reserved = promptTokens + (request.maxTokens ?? state.options.defaultMaxTokens);
+  // Each of the n choices may use the whole completion budget: all of it is reserved.
+  const reserved = promptTokens + request.n * (request.maxTokens ?? state.options.defaultMaxTokens);
 
   const admission = account.admit(key, reserved, now, state.sinceStart(now));
   if (!admission.ok) {
@@ -99,7 +100,7 @@ function statusOf(fault: FaultKind | null): number {
 }
 
 function usageOf(request: ChatRequest, promptTokens: number, cachedTokens: number): Usage {
-  const completion = simulatedCompletionTokens(expectedReply(request.messages));
+  const completion = request.n * simulatedCompletionTokens(expectedReply(request.messages));
   return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, cached_tokens: cachedTokens };
 }
 
@@ -128,9 +129,11 @@ function answer(state: SimulatorState, ex: Exchange, request: ChatRequest, usage
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: request.model,
-    choices: [
-      { index: 0, message: { role: 'assistant', content: expectedReply(request.messages) }, finish_reason: 'stop' },
-    ],
+    choices: Array.from({ length: request.n }, (_, index) => ({
+      index,
+      message: { role: 'assistant', content: expectedReply(request.messages) },
+      finish_reason: 'stop',
+    })),
     usage,
   });
   // Malformed: a 200 whose JSON stops half way, as a broken proxy would send it.
@@ -175,10 +178,12 @@ async function streamReply(
     if (i > 0 && !(await sleep(step, signal))) return;
     const last = i === parts.length - 1;
     const delta = i === 0 ? { role: 'assistant', content } : { content };
-    const choice = last
-      ? { index: 0, delta, finish_reason: 'stop', usage }
-      : { index: 0, delta, finish_reason: null };
-    if (!(await write(res, `data: ${JSON.stringify({ ...head, choices: [choice] })}\n\n`))) return;
+    // Every choice advances in each chunk; the usage (of all of them) rides on the last one.
+    const choices = Array.from({ length: request.n }, (_, index) =>
+      last
+        ? { index, delta, finish_reason: 'stop', ...(index === 0 ? { usage } : {}) }
+        : { index, delta, finish_reason: null });
+    if (!(await write(res, `data: ${JSON.stringify({ ...head, choices })}\n\n`))) return;
     if (fault === 'streamCut') {
       // Written and flushed: now the connection dies mid-stream.
       res.destroy();
