@@ -6,13 +6,13 @@
  * request (fixed, random, longer on a new connection) and a busy event loop.
  * Behaviour only: counts of 429s and settlements, never times.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SAFETY_MARGIN_MS } from '../../src/config.js';
 import type { KeyConfig } from '../../src/index.js';
 import { startKimiSimulator, type KimiSimulator, type KimiSimulatorOptions, type SimulatorAccount } from '../../src/testing/index.js';
 import { testPrefix, testRedis } from '../helpers/redis-server.js';
 import { WorkerProcess } from '../helpers/workers.js';
+import { watchStalls } from '../helpers/stalls.js';
 import type { WorkerConfig } from '../helpers/pool-worker.js';
 
 const WINDOW_MS = 2000;
@@ -48,8 +48,8 @@ interface Run {
 /** Starts `n` cold pool processes on one simulator, lets them run `windows` windows of backlog, waits for all. */
 async function run(sim: Partial<KimiSimulatorOptions>, worker: Partial<WorkerConfig>, windows: number, n = 1): Promise<Run> {
   const simulator = await startKimiSimulator({ windowMs: WINDOW_MS, latencyMs: [20, 60], accounts: simAccounts(), ...sim });
-  const loop = monitorEventLoopDelay({ resolution: 5 });
-  loop.enable();
+  const stalls = watchStalls();
+  let simStallMs = 0;
   const total = PER_WINDOW * windows;
   const workers = Array.from({ length: n }, (_, i) => new WorkerProcess({
     name: `w${i}`, simUrl: simulator.url, keys: keys(), windowMs: WINDOW_MS,
@@ -64,9 +64,9 @@ async function run(sim: Partial<KimiSimulatorOptions>, worker: Partial<WorkerCon
     await simulator.close();
     throw error;
   } finally {
-    loop.disable();
+    simStallMs = stalls();
   }
-  return { sim: simulator, workers, simStallMs: loop.max / 1e6 };
+  return { sim: simulator, workers, simStallMs };
 }
 
 /** The longest a request could reach the limiter after it was sent: what the simulator adds, plus its own stalls. */
