@@ -1,0 +1,88 @@
+/**
+ * The first pass over an input file: every line is parsed and checked, and
+ * counted against what earlier runs already wrote, before anything is sent.
+ */
+import { DEFAULT_MAX_TOKENS, estimatePromptTokens, maxTokensOf } from '../tokens.js';
+import { BatchInputError } from './errors.js';
+import { IdSet } from './id-set.js';
+import { isProblem, parseLine, type BatchRequest, type LineProblem } from './input.js';
+import { readLines } from './lines.js';
+
+/** What a run of an input file will do. */
+export interface BatchPlan {
+  /** Requests in the file (valid, non-blank lines). */
+  readonly requests: number;
+  /** Requests answered by an earlier run (in the output file): skipped. */
+  readonly answered: number;
+  /** Requests that failed in an earlier run (in the errors file): skipped unless retrying errors. */
+  readonly failedBefore: number;
+  /** Requests this run will send. */
+  readonly toRun: number;
+  /** Requests per model, over the whole file. */
+  readonly models: Readonly<Record<string, number>>;
+  /** Mean tokens a request of this run reserves (prompt estimate + max_tokens), for the ETA. */
+  readonly meanTokens: number;
+}
+
+/** Ids an earlier run settled. */
+export interface Settled {
+  readonly answered: IdSet;
+  readonly failed: IdSet;
+  /** Whether earlier failures run again. */
+  readonly retryErrors: boolean;
+}
+
+/** Whether a request of the file runs in this run. */
+export function shouldRun(request: BatchRequest, settled: Settled): boolean {
+  if (settled.answered.has(request.customId)) return false;
+  return settled.retryErrors || !settled.failed.has(request.customId);
+}
+
+/** Tokens the pool reserves for a request: its prompt estimate plus its completion budget. */
+export function reservedTokens(body: BatchRequest['body']): number {
+  return estimatePromptTokens(body) + (maxTokensOf(body) ?? DEFAULT_MAX_TOKENS);
+}
+
+/**
+ * Reads the whole file once, in constant memory but for the id set.
+ * @param maxShown problems listed in the error (all are counted).
+ * @throws {BatchInputError} when any line is bad (duplicates included).
+ */
+export async function planBatch(path: string, settled: Settled, maxShown = 20): Promise<BatchPlan> {
+  const seen = new IdSet();
+  const problems: LineProblem[] = [];
+  let problemCount = 0;
+  const models = new Map<string, number>();
+  let requests = 0;
+  let answered = 0;
+  let failedBefore = 0;
+  let toRun = 0;
+  let tokens = 0;
+  const report = (p: LineProblem): void => {
+    problemCount++;
+    if (problems.length < maxShown) problems.push(p);
+  };
+  for await (const l of readLines(path)) {
+    const parsed = parseLine(l.text, l.line);
+    if (parsed === undefined) continue;
+    if (isProblem(parsed)) {
+      report(parsed);
+      continue;
+    }
+    const first = seen.add(parsed.customId, l.line);
+    if (first !== 0) {
+      report({ line: l.line, code: 'duplicate_custom_id', message: `custom_id ${JSON.stringify(parsed.customId)} is also on line ${first}: give each request its own custom_id` });
+      continue;
+    }
+    requests++;
+    models.set(parsed.body.model, (models.get(parsed.body.model) ?? 0) + 1);
+    if (settled.answered.has(parsed.customId)) answered++;
+    else if (settled.failed.has(parsed.customId)) failedBefore++;
+    if (shouldRun(parsed, settled)) {
+      toRun++;
+      tokens += reservedTokens(parsed.body);
+    }
+  }
+  if (problemCount > 0) throw new BatchInputError(path, problems, problemCount);
+  return { requests, answered, failedBefore, toRun, models: Object.fromEntries(models), meanTokens: toRun > 0 ? tokens / toRun : 0 };
+}
