@@ -2,7 +2,7 @@
  * `kimi-pool/batch`: run a JSONL file of chat requests through a pool,
  * resumably, with progress events and a summary.
  */
-export { runBatch, BatchRun, type BatchResult, type BatchRunEvents } from './run.js';
+export { runBatch, checkBatch, BatchRun, type BatchResult, type BatchRunEvents } from './run.js';
 export { defaultErrorsPath, type BatchOptions } from './options.js';
 export type { BatchPlan } from './plan.js';
 export type { BatchProgress, AccountProgress } from './progress.js';

@@ -13,8 +13,6 @@ export interface BatchOptions {
   readonly errors?: string;
   /** Run again the requests an earlier run wrote to the errors file (those lines move to `<errors>.previous`). @default false */
   readonly retryErrors?: boolean;
-  /** Only check the input and count the work; send nothing, write nothing. @default false */
-  readonly dryRun?: boolean;
   /** The pool's `windowMs` (for the ETA and the ideal time). @default 60000 */
   readonly windowMs?: number;
   /** Prices for the summary's cost. @default KIMI_PRICES_USD */
@@ -38,7 +36,6 @@ export interface ResolvedBatchOptions {
   readonly output: string;
   readonly errors: string;
   readonly retryErrors: boolean;
-  readonly dryRun: boolean;
   readonly windowMs: number;
   readonly prices: PriceTable | undefined;
   readonly maxPending: number | undefined;
@@ -69,7 +66,6 @@ export function resolveBatchOptions(o: BatchOptions): ResolvedBatchOptions {
     output,
     errors,
     retryErrors: o.retryErrors === true,
-    dryRun: o.dryRun === true,
     windowMs: checkNumber('windowMs', o.windowMs ?? 60_000, { min: 0, exclusiveMin: true }),
     prices: o.prices,
     maxPending: o.maxPending === undefined ? undefined : checkNumber('maxPending', o.maxPending, { min: 1, integer: true }),

@@ -76,9 +76,14 @@ export function etaFromLimits(stats: PoolStats, remaining: number, r: RateInputs
   return Number.isFinite(rate) ? remaining / rate : null;
 }
 
+/** No 429s. */
+export function zero429(): TooManyRequests {
+  return { rpm: 0, tpm: 0, tpd: 0, concurrency: 0, unknown: 0, overloaded: 0, quota: 0 };
+}
+
 /** Sums 429 counters; `minus` subtracts a baseline taken at the start. */
 export function total429(stats: PoolStats, minus?: TooManyRequests): TooManyRequests {
-  const t: TooManyRequests = { rpm: 0, tpm: 0, tpd: 0, concurrency: 0, unknown: 0, overloaded: 0, quota: 0 };
+  const t = zero429();
   for (const a of stats.accounts) for (const k of Object.keys(t) as (keyof TooManyRequests)[]) t[k] += a.tooManyRequests[k];
   if (minus !== undefined) for (const k of Object.keys(t) as (keyof TooManyRequests)[]) t[k] -= minus[k];
   return t;

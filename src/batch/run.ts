@@ -21,7 +21,7 @@ import { isProblem, parseLine, type BatchRequest } from './input.js';
 import { readLines } from './lines.js';
 import { busyDepth, type BatchOptions, resolveBatchOptions, type ResolvedBatchOptions } from './options.js';
 import { planBatch, shouldRun, type BatchPlan } from './plan.js';
-import { etaFromLimits, RecentRate, total429, type BatchProgress } from './progress.js';
+import { etaFromLimits, RecentRate, total429, zero429, type BatchProgress } from './progress.js';
 import { ResultLog, type LogScan } from './result-log.js';
 import type { BatchSummary } from './summary.js';
 import { UsageTally } from './usage.js';
@@ -52,7 +52,9 @@ interface Entry {
 }
 
 /** The rejections that say nothing about the request itself: it runs again next time. */
-const NOT_THE_REQUEST = new Set(['ERR_POOL_CLOSED', 'ERR_ABORTED']);
+const NOT_THE_REQUEST = new Set(['ERR_POOL_CLOSED', 'ERR_ABORTED', 'ERR_NO_USABLE_KEY']);
+/** The rejections after which no request can run: the run stops. */
+const FATAL = new Set(['ERR_POOL_CLOSED', 'ERR_NO_USABLE_KEY']);
 
 /** A running batch: events, results as an async iterable, and its summary. */
 export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncIterable<BatchResult> {
@@ -65,6 +67,7 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
   private lastQueued: number | undefined;
   private wake: (() => void) | undefined;
   private stopping = false;
+  private fatal: string | null = null;
   private succeeded = 0;
   private failed = 0;
   private cancelled = 0;
@@ -167,7 +170,6 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
     const [outScan, errScan] = await Promise.all([ResultLog.scan(o.output), ResultLog.scan(o.errors)]);
     this.plan = await planBatch(o.input, { answered: outScan.ids, failed: errScan.ids, retryErrors: o.retryErrors });
     this.emit('plan', this.plan);
-    if (o.dryRun) return this.summarise(0);
     this.openLogs(outScan, errScan);
     if (o.retryErrors && errScan.lines > 0) await this.setAsideErrors(errScan);
 
@@ -263,6 +265,10 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
       this.push({ ok: true, customId: request.customId, line: request.line, response });
     } else if (entry.cancelled || (isKimiPoolError(error) && NOT_THE_REQUEST.has(error.code))) {
       this.cancelled++;
+      if (isKimiPoolError(error) && FATAL.has(error.code) && this.fatal === null) {
+        this.fatal = `${error.code}: ${error.message}`;
+        this.stop();
+      }
     } else {
       this.err?.append(errorLine(request, error));
       this.failed++;
@@ -296,12 +302,13 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
       input: this.o.input,
       output: this.o.output,
       errors: this.o.errors,
-      dryRun: this.o.dryRun,
+      dryRun: false,
       plan,
       succeeded: this.succeeded,
       failed: this.failed,
       notRun: plan.toRun - settledNow,
       interrupted: this.stopping,
+      stoppedBy: this.fatal,
       retries: stats.retries - this.base.retries,
       rateLimitBounces: stats.bounces - this.base.bounces,
       tooManyRequests: total429(stats, this.base.tooManyRequests),
@@ -313,6 +320,22 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
       tornLines: this.tornLines,
     };
   }
+}
+
+/**
+ * Checks an input file against what earlier runs wrote, sending and writing
+ * nothing (`kimi-pool batch --dry-run`).
+ * @throws {BatchInputError} when a line is bad; {@link BatchOutputError} when the output or errors file is not ours.
+ */
+export async function checkBatch(options: BatchOptions): Promise<BatchSummary> {
+  const o = resolveBatchOptions(options);
+  const [outScan, errScan] = await Promise.all([ResultLog.scan(o.output), ResultLog.scan(o.errors)]);
+  const plan = await planBatch(o.input, { answered: outScan.ids, failed: errScan.ids, retryErrors: o.retryErrors });
+  return {
+    input: o.input, output: o.output, errors: o.errors, dryRun: true, plan, succeeded: 0, failed: 0, notRun: plan.toRun,
+    interrupted: false, stoppedBy: null, retries: 0, rateLimitBounces: 0, tooManyRequests: zero429(), models: [],
+    currency: (o.prices ?? KIMI_PRICES_USD).currency, wallMs: 0, idealMs: null, efficiency: null, tornLines: (outScan.tornBytes > 0 ? 1 : 0) + (errScan.tornBytes > 0 ? 1 : 0),
+  };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface BatchSummary {
   readonly notRun: number;
   /** The run was stopped (stop(), SIGINT) before the end of the file. */
   readonly interrupted: boolean;
+  /** Why the run stopped by itself (no usable key left, the pool closed), or null. */
+  readonly stoppedBy: string | null;
   /** Retries of transient faults. */
   readonly retries: number;
   /** Requests put back in the queue after a rate-limit 429. */
@@ -83,6 +85,7 @@ export function formatSummary(s: BatchSummary): string {
   }
   const ideal = s.idealMs === null ? '' : `; ideal at these limits ${secs(s.idealMs)}, efficiency ${(s.efficiency ?? 0).toFixed(2)}`;
   lines.push(`wall time ${secs(s.wallMs)}${ideal}`);
+  if (s.stoppedBy !== null) lines.push(`stopped: ${s.stoppedBy}`);
   if (s.tornLines > 0) lines.push(`${s.tornLines} torn line(s) left by a crash were cut off and their requests run again`);
   lines.push(`answers: ${s.output}${s.failed > 0 || plan.failedBefore > 0 ? `; failures: ${s.errors}` : ''}`);
   return lines.join('\n');
