@@ -65,6 +65,7 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
   private readonly pending = new Set<Entry>();
   private readonly byRequestId = new Map<number, Entry>();
   private lastQueued: number | undefined;
+  private startedInCreate = false;
   private wake: (() => void) | undefined;
   private stopping = false;
   private fatal: string | null = null;
@@ -180,6 +181,8 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
     const onStart = (e: { requestId: number }): void => {
       const entry = this.byRequestId.get(e.requestId);
       if (entry !== undefined) entry.started = true;
+      // A free account starts a request inside create(), before submit() knows its id.
+      else if (e.requestId === this.lastQueued) this.startedInCreate = true;
     };
     const onSuccess = (e: { durationMs: number }): void => void (this.latencySum += e.durationMs);
     this.pool.on('queued', onQueued).on('start', onStart).on('success', onSuccess);
@@ -240,13 +243,14 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
   private submit(request: BatchRequest): void {
     const entry: Entry = { request, controller: new AbortController(), started: false, cancelled: false };
     this.lastQueued = undefined;
+    this.startedInCreate = false;
     const params = request.body as unknown as ChatCompletionCreateParamsNonStreaming;
     const promise = this.pool.chat.completions.create(params, { ...this.o.requestOptions, signal: entry.controller.signal });
     // The pool emits `queued` inside create(): that ties its requestId to this entry.
     // Without it the entry counts as started (never cancelled by stop()).
     const requestId = this.lastQueued;
-    if (requestId === undefined) entry.started = true;
-    else this.byRequestId.set(requestId, entry);
+    if (requestId === undefined || this.startedInCreate) entry.started = true;
+    if (requestId !== undefined) this.byRequestId.set(requestId, entry);
     this.pending.add(entry);
     promise.then(
       (response) => this.settle(entry, requestId, response, undefined),
