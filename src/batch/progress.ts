@@ -15,6 +15,8 @@ export interface AccountProgress {
   /** Paused by a 429 for this many more ms, or null. */
   readonly pausedForMs: number | null;
   readonly disabled: boolean;
+  /** Ms until its limits let it start another request: 0 = now, null = when one in flight ends. */
+  readonly nextFreeInMs: number | null;
   readonly succeeded: number;
 }
 

@@ -35,9 +35,13 @@ function kinds(p: BatchProgress): string {
   return `429s: rate limit ${int(rateLimit429s(t))} (rpm ${t.rpm}, tpm ${t.tpm}, tpd ${t.tpd}, concurrency ${t.concurrency}), overloaded ${int(t.overloaded)}, quota ${int(t.quota)}; retries ${int(p.retries)}`;
 }
 
+/** What holds an account back: a 429 pause, its own limits, or nothing. */
 function accountLine(a: BatchProgress['accounts'][number]): string {
-  const state = a.disabled ? 'disabled' : a.pausedForMs !== null && a.pausedForMs > 0 ? `paused ${secs(a.pausedForMs)}` : `${a.inFlight} in flight`;
-  return `${a.id}: ${state}, ${int(a.succeeded)} ok`;
+  let state = `${a.inFlight} in flight`;
+  if (a.disabled) state = 'disabled';
+  else if (a.pausedForMs !== null && a.pausedForMs > 0) state = `paused by a 429 for ${secs(a.pausedForMs)}`;
+  else if (a.nextFreeInMs !== null && a.nextFreeInMs > 0) state = `${a.inFlight} in flight, window full: next start in ${secs(a.nextFreeInMs)}`;
+  return `${a.id}: ${state}; ${int(a.succeeded)} ok`;
 }
 
 /** The live block: totals, bar, rate and ETA, 429s by kind, and each account's state. */

@@ -161,7 +161,7 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
       etaMs: etaFromLimits(stats, remaining, { windowMs: this.o.windowMs, meanTokens: this.plan?.meanTokens ?? 0, meanLatencyMs }),
       retries: stats.retries - this.base.retries,
       tooManyRequests: total429(stats, this.base.tooManyRequests),
-      accounts: stats.accounts.map((a) => ({ id: a.id, inFlight: a.inFlight, pausedForMs: a.pausedForMs, disabled: a.disabled, succeeded: a.succeeded })),
+      accounts: stats.accounts.map((a) => ({ id: a.id, inFlight: a.inFlight, pausedForMs: a.pausedForMs, disabled: a.disabled, nextFreeInMs: a.nextFreeInMs, succeeded: a.succeeded })),
       stopping: this.stopping,
     };
   }
