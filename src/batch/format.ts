@@ -37,7 +37,10 @@ export interface BatchErrorLine {
   readonly metadata?: unknown;
 }
 
-const lineId = (): string => `batch_req_${randomBytes(12).toString('hex')}`;
+// Unique per line: a random prefix per process and a counter (randomBytes per line cost 30 µs).
+const prefix = randomBytes(8).toString('hex');
+let seq = 0;
+const lineId = (): string => `batch_req_${prefix}${(++seq).toString(16).padStart(8, '0')}`;
 
 /** The output line of an answer. */
 export function outputLine(request: BatchRequest, completion: { readonly id?: unknown; readonly _request_id?: string | null | undefined }): BatchOutputLine {
