@@ -80,6 +80,10 @@ export function formatSummary(s: BatchSummary): string {
       `  ${m.model}: ${int(m.requests)} answers, tokens prompt ${int(m.promptTokens)} (cached ${int(m.cachedTokens)}), completion ${int(m.completionTokens)}; cost ${cost}`,
     );
   }
+  if (s.models.length > 1) {
+    const sum = (f: (m: (typeof s.models)[number]) => number): string => int(s.models.reduce((a, m) => a + f(m), 0));
+    lines.push(`tokens: prompt ${sum((m) => m.promptTokens)} (cached ${sum((m) => m.cachedTokens)}), completion ${sum((m) => m.completionTokens)}`);
+  }
   if (s.models.length > 0) {
     lines.push(`cost ${money(total, s.currency)}${unpriced.length > 0 ? ` + no price for ${unpriced.join(', ')}` : ''} (list prices; --prices FILE to override)`);
   }

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchInputError, runBatch, type BatchResult } from '../../src/batch/index.js';
 import type { KimiPool } from '../../src/index.js';
 import type { KimiSimulator } from '../../src/testing/index.js';
-import { answerOf, idCounts, poolOn, prompt, readJsonl, requestLines, simulator, writeLines } from './helpers.js';
+import { answerOf, idCounts, KEYS, poolOn, prompt, readJsonl, requestLines, simulator, writeLines } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kimi-batch-run-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -120,6 +120,18 @@ describe('runBatch', () => {
     expect(summary.succeeded).toBe(40);
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('runBatch when no key is left', () => {
+  it('stops, writes no failure for requests that were never the problem, and says why', async () => {
+    const f = files();
+    writeLines(f.input, requestLines(10));
+    for (const key of KEYS) sim.revokeKey(key);
+    const summary = await runBatch(pool, f).summary;
+    expect(summary.stoppedBy).toMatch(/^ERR_NO_USABLE_KEY/);
+    expect(summary).toMatchObject({ succeeded: 0, failed: 0, notRun: 10, interrupted: true });
+    expect(readJsonl(f.errors)).toEqual([]);
   });
 });
 
