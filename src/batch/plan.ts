@@ -2,11 +2,14 @@
  * The first pass over an input file: every line is parsed and checked, and
  * counted against what earlier runs already wrote, before anything is sent.
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
 import { DEFAULT_MAX_TOKENS, estimatePromptTokens, maxTokensOf } from '../tokens.js';
 import { BatchInputError } from './errors.js';
 import { IdSet } from './id-set.js';
 import { isProblem, parseLine, type BatchRequest, type LineProblem } from './input.js';
-import { readLines } from './lines.js';
+import { readLines, type FileLine } from './lines.js';
 
 /** What a run of an input file will do. */
 export interface BatchPlan {
@@ -30,6 +33,16 @@ export interface Settled {
   readonly failed: IdSet;
   /** Whether earlier failures run again. */
   readonly retryErrors: boolean;
+}
+
+/** The input's lines; a file that cannot be opened is a usage error. */
+async function* readLinesOf(path: string): AsyncGenerator<FileLine> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (error) {
+    throw new ConfigError(`Cannot read the input file ${path}: ${(error as Error).message}`);
+  }
+  yield* readLines(path);
 }
 
 /** Whether a request of the file runs in this run. */
@@ -62,7 +75,7 @@ export async function planBatch(path: string, settled: Settled, maxShown = 20): 
     problemCount++;
     if (problems.length < maxShown) problems.push(p);
   };
-  for await (const l of readLines(path)) {
+  for await (const l of readLinesOf(path)) {
     const parsed = parseLine(l.text, l.line);
     if (parsed === undefined) continue;
     if (isProblem(parsed)) {

@@ -127,9 +127,12 @@ describe('kimi-pool batch', () => {
     const output = join(dir, 'out.jsonl');
     writeLines(input, requestLines(5, (i) => (i === 2 ? 'no-such-model' : 'kimi-k2.5')));
     const args = ['batch', input, '-o', output, '--config', config, '--progress', 'none'];
-    const failed = await runCli(args);
+    const prices = join(dir, 'prices.json');
+    writeFileSync(prices, JSON.stringify({ currency: 'CNY', models: { 'kimi-k2.5': { input: 4, output: 16 } } }));
+    const failed = await runCli([...args, '--prices', prices]);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toContain('4 succeeded, 1 failed');
+    expect(failed.stdout).toMatch(/kimi-k2\.5: 4 answers, .* cost \d+\.\d+ CNY/);
     expect(readJsonl(join(dir, 'out.errors.jsonl'))).toMatchObject([{ custom_id: 'r2', error: { code: 'ERR_NOT_FOUND' } }]);
     expect((await runCli(args)).code).toBe(1);
     writeLines(input, requestLines(5));
@@ -179,6 +182,14 @@ describe('kimi-pool batch', () => {
     const badMode = await runCli(['batch', input, '-o', out, '--progress', 'fancy']);
     expect(badMode.code).toBe(2);
     expect(badMode.stderr).toContain("Allowed choices are auto, tty, plain, json, none");
+    const missing = await runCli(['batch', join(dir, 'nope.jsonl'), '-o', out, '--dry-run']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('Cannot read the input file');
+    const prices = join(dir, 'prices.json');
+    writeFileSync(prices, JSON.stringify({ currency: 'yuan', models: {} }));
+    const badPrices = await runCli(['batch', input, '-o', out, '--prices', prices, '--dry-run']);
+    expect(badPrices.code).toBe(2);
+    expect(badPrices.stderr).toContain('`currency` must be a 3-letter ISO 4217 code');
     const noOutput = await runCli(['batch', input]);
     expect(noOutput.code).toBe(2);
     expect(existsSync(out)).toBe(false);
