@@ -125,16 +125,22 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
 
   async *[Symbol.asyncIterator](): AsyncIterator<BatchResult> {
     const buffer = (this.results ??= []);
-    for (;;) {
-      const next = buffer.shift();
-      if (next !== undefined) {
-        this.wake?.();
-        yield next;
-        continue;
+    try {
+      for (;;) {
+        const next = buffer.shift();
+        if (next !== undefined) {
+          this.wake?.();
+          yield next;
+          continue;
+        }
+        if (this.finished) return;
+        await new Promise<void>((resolve) => (this.resultWaiter = resolve));
+        this.resultWaiter = undefined;
       }
-      if (this.finished) return;
-      await new Promise<void>((resolve) => (this.resultWaiter = resolve));
-      this.resultWaiter = undefined;
+    } finally {
+      // A consumer that stops iterating must not hold the run up: results are no longer kept.
+      this.results = undefined;
+      this.wake?.();
     }
   }
 
@@ -187,8 +193,13 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
     const onSuccess = (e: { durationMs: number }): void => void (this.latencySum += e.durationMs);
     this.pool.on('queued', onQueued).on('start', onStart).on('success', onSuccess);
     const ticker = setInterval(() => this.emit('progress', this.progress()), o.progressIntervalMs);
+    let failure: unknown;
     try {
-      await this.feed(outScan, errScan);
+      await this.feed(outScan, errScan).catch((error: unknown) => {
+        // Nothing more is read; what is in flight is aborted (it runs next time) before the files close.
+        failure = error;
+        this.abort();
+      });
       while (this.pending.size > 0) await this.nextSettle();
     } finally {
       clearInterval(ticker);
@@ -196,6 +207,7 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
       this.out?.close();
       this.err?.close();
     }
+    if (failure !== undefined) throw failure;
     this.emit('progress', this.progress());
     return this.summarise(performance.now() - this.startedAt);
   }

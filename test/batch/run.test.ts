@@ -108,6 +108,15 @@ describe('runBatch', () => {
     expect(existsSync(f.output)).toBe(false);
   });
 
+  it('a consumer that stops iterating early does not hold the run up', async () => {
+    const f = files();
+    writeLines(f.input, requestLines(30));
+    const run = runBatch(pool, { ...f, maxPending: 2 });
+    let seen = 0;
+    for await (const _ of run) if (++seen === 2) break;
+    expect((await run.summary).succeeded).toBe(30);
+  });
+
   it('hands the pool no more than maxPending requests at once', async () => {
     const f = files();
     writeLines(f.input, requestLines(40));
