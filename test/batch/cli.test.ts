@@ -41,6 +41,18 @@ function wholeLines(path: string): Record<string, any>[] {
   return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, any>);
 }
 
+/** Starts a batch of `n` requests and resolves once the server has one in flight. */
+async function startedBatch(o: { latencyMs: number; concurrency: number }, n: number, progress: string) {
+  const config = await serve({ windowMs: 1_000, rpm: 100, ...o });
+  const input = join(dir, 'in.jsonl');
+  const output = join(dir, 'out.jsonl');
+  writeLines(input, requestLines(n));
+  const args = ['batch', input, '--output', output, '--config', config, '--progress', progress];
+  const first = startCli(args);
+  await until(() => proxy!.sent.size > 0, 30_000, 'a request in flight');
+  return { input, output, args, first };
+}
+
 function expectEachOnceWithItsAnswer(out: Record<string, any>[], n: number): void {
   expect(out).toHaveLength(n);
   expect(idCounts(out).size).toBe(n);
@@ -77,13 +89,7 @@ describe('kimi-pool batch', () => {
   });
 
   it('on SIGINT stops reading, lets in-flight requests finish and writes them, prints how to resume and exits 130', async () => {
-    const config = await serve({ windowMs: 1_000, latencyMs: 500, rpm: 100, concurrency: 2 });
-    const input = join(dir, 'in.jsonl');
-    const output = join(dir, 'out.jsonl');
-    writeLines(input, requestLines(20));
-    const args = ['batch', input, '--output', output, '--config', config, '--progress', 'plain'];
-    const first = startCli(args);
-    await until(() => proxy!.sent.size > 0, 30_000, 'a request in flight');
+    const { input, output, args, first } = await startedBatch({ latencyMs: 500, concurrency: 2 }, 20, 'plain');
     first.child.kill('SIGINT');
     const stopped = await first.done;
     expect(stopped.code).toBe(130);
@@ -103,13 +109,7 @@ describe('kimi-pool batch', () => {
   });
 
   it('a second signal aborts the in-flight requests: nothing half-done is written, the next run completes', async () => {
-    const config = await serve({ windowMs: 1_000, latencyMs: 3_000, rpm: 100, concurrency: 2 });
-    const input = join(dir, 'in.jsonl');
-    const output = join(dir, 'out.jsonl');
-    writeLines(input, requestLines(6));
-    const args = ['batch', input, '--output', output, '--config', config, '--progress', 'none'];
-    const first = startCli(args);
-    await until(() => proxy!.sent.size > 0, 30_000, 'a request in flight');
+    const { output, args, first } = await startedBatch({ latencyMs: 3_000, concurrency: 2 }, 6, 'none');
     first.child.kill('SIGINT');
     await until(() => first.output().stderr.includes('Stopping'), 10_000, 'the stopping note');
     first.child.kill('SIGINT');
