@@ -134,10 +134,16 @@ describe('kimi-pool batch', () => {
     expect(failed.stdout).toContain('4 succeeded, 1 failed');
     expect(failed.stdout).toMatch(/kimi-k2\.5: 4 answers, .* cost \d+\.\d+ CNY/);
     expect(readJsonl(join(dir, 'out.errors.jsonl'))).toMatchObject([{ custom_id: 'r2', error: { code: 'ERR_NOT_FOUND' } }]);
-    expect((await runCli(args)).code).toBe(1);
+    const skipped = await runCli([...args.slice(0, -2), '--progress', 'json']);
+    expect(skipped.code).toBe(1);
+    const objects = skipped.stderr.trim().split('\n').map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
+    expect(objects.at(-1)).toMatchObject({ type: 'summary', failed: 0, plan: { answered: 4, failedBefore: 1, toRun: 0 } });
+    expect(objects.some((o) => o.type === 'progress' && o.total === 0 && o.skipped === 5)).toBe(true);
     writeLines(input, requestLines(5));
-    const fixed = await runCli([...args, '--retry-errors']);
+    const fixed = await runCli([...args.slice(0, -2), '--progress', 'tty', '--retry-errors']);
     expect(fixed.code).toBe(0);
+    expect(fixed.stderr).toContain('1/1 100%'); // the live block, drawn even into a pipe when asked for
+    expect(fixed.stderr).toContain('done 1  failed 0  in flight 0  queued 0');
     expectEachOnceWithItsAnswer(readJsonl(output), 5);
   });
 
