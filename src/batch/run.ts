@@ -123,6 +123,12 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
     }
   }
 
+  /**
+   * The results of this run as they settle (answers and failures for good;
+   * cancelled requests are not results). Results are kept for the iterator
+   * only from its first call, and the run reads no further while
+   * `maxPending` of them wait; leaving the loop early lets the run go on.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<BatchResult> {
     const buffer = (this.results ??= []);
     try {
