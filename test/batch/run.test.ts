@@ -72,6 +72,19 @@ describe('runBatch', () => {
     expect(readJsonl(`${f.errors}.previous`).map((e) => e.custom_id)).toEqual(['r5']);
   });
 
+  it('lines without custom_id keep their content id across runs, and their metadata reaches the output', async () => {
+    const f = files();
+    writeLines(f.input, Array.from({ length: 5 }, (_, i) => JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: prompt(i) }], max_tokens: 16, metadata: { row: i } })));
+    await runBatch(pool, f).summary;
+    const out = readJsonl(f.output);
+    expect(out.map((l) => l.metadata.row).sort()).toEqual([0, 1, 2, 3, 4]);
+    for (const l of out) expect(answerOf(l)).toBe(`echo: ${prompt(l.metadata.row as number)}`);
+    expect(out.every((l) => /^auto-[0-9a-f]{24}$/.test(l.custom_id as string))).toBe(true);
+    // The same lines in another order: nothing to run.
+    writeLines(f.input, readJsonl(f.input).reverse().map((l) => JSON.stringify(l)));
+    expect((await runBatch(pool, f).summary).plan).toMatchObject({ answered: 5, toRun: 0 });
+  });
+
   it('cuts a torn last line left by a crash and runs its request again: each custom_id once', async () => {
     const f = files();
     writeLines(f.input, requestLines(6));
