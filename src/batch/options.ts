@@ -1,4 +1,3 @@
-import { checkNumber } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { RequestOptions } from '../options.js';
 import type { PriceTable } from '../pricing.js';
@@ -49,6 +48,13 @@ export function defaultErrorsPath(output: string): string {
   return output.endsWith('.jsonl') ? `${output.slice(0, -'.jsonl'.length)}.errors.jsonl` : `${output}.errors.jsonl`;
 }
 
+function number(field: string, value: unknown, min: number, integer = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new ConfigError(`Expected \`${field}\` to be ${integer ? 'an integer' : 'a finite number'} >= ${min}, got \`${String(value)}\` (${typeof value})`);
+  }
+  return value;
+}
+
 function path(field: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new ConfigError(`Expected \`${field}\` to be a file path, got ${JSON.stringify(value)}`);
   return value;
@@ -66,11 +72,11 @@ export function resolveBatchOptions(o: BatchOptions): ResolvedBatchOptions {
     output,
     errors,
     retryErrors: o.retryErrors === true,
-    windowMs: checkNumber('windowMs', o.windowMs ?? 60_000, { min: 0, exclusiveMin: true }),
+    windowMs: number('windowMs', o.windowMs ?? 60_000, 1),
     prices: o.prices,
-    maxPending: o.maxPending === undefined ? undefined : checkNumber('maxPending', o.maxPending, { min: 1, integer: true }),
-    syncIntervalMs: checkNumber('syncIntervalMs', o.syncIntervalMs ?? 1000, { min: 1 }),
-    progressIntervalMs: checkNumber('progressIntervalMs', o.progressIntervalMs ?? 1000, { min: 1 }),
+    maxPending: o.maxPending === undefined ? undefined : number('maxPending', o.maxPending, 1, true),
+    syncIntervalMs: number('syncIntervalMs', o.syncIntervalMs ?? 1000, 1),
+    progressIntervalMs: number('progressIntervalMs', o.progressIntervalMs ?? 1000, 1),
     requestOptions: o.requestOptions ?? {},
   };
 }

@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { DEFAULT_MAX_TOKENS, estimatePromptTokens, maxTokensOf } from '../tokens.js';
+import { DEFAULT_MAX_TOKENS, estimatePromptTokens } from '../tokens.js';
 import { BatchInputError } from './errors.js';
 import { IdSet } from './id-set.js';
 import { isProblem, parseLine, type BatchRequest, type LineProblem } from './input.js';
@@ -53,7 +53,8 @@ export function shouldRun(request: BatchRequest, settled: Settled): boolean {
 
 /** Tokens the pool reserves for a request: its prompt estimate plus its completion budget. */
 export function reservedTokens(body: BatchRequest['body']): number {
-  return estimatePromptTokens(body) + (maxTokensOf(body) ?? DEFAULT_MAX_TOKENS);
+  const budget = body.max_completion_tokens ?? body.max_tokens;
+  return estimatePromptTokens(body) + (typeof budget === 'number' ? budget : DEFAULT_MAX_TOKENS);
 }
 
 /**

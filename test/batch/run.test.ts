@@ -145,6 +145,14 @@ describe('runBatch', () => {
   });
 });
 
+describe('runBatch options', () => {
+  it('throws a ConfigError naming the field', () => {
+    expect(() => runBatch(pool, { input: 'a.jsonl', output: 'a.jsonl' })).toThrow(/must be three different files/);
+    expect(() => runBatch(pool, { input: 'a.jsonl', output: 'b.jsonl', maxPending: 0 })).toThrow('Expected `maxPending` to be an integer >= 1, got `0` (number)');
+    expect(() => runBatch(pool, { input: '', output: 'b.jsonl' })).toThrow('Expected `input` to be a file path');
+  });
+});
+
 describe('runBatch when no key is left', () => {
   it('stops, writes no failure for requests that were never the problem, and says why', async () => {
     const f = files();
