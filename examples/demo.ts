@@ -79,5 +79,6 @@ process.off('SIGINT', ignore);
 if (setup.sim !== undefined) {
   console.log(`the simulator answered ${setup.sim.stats().totals.rateLimited} rate-limit 429s and served ${setup.sim.stats().totals.served} requests`);
   await setup.sim.close();
+  if (code === 130) console.log('(the demo\'s simulator is gone with it: to see a resume, run kimi-pool batch against `npx kimi-pool simulate`)');
 }
 process.exitCode = code;
