@@ -108,9 +108,9 @@ describe('kimi-pool batch', () => {
     expect(proxy!.served.size).toBe(20);
   });
 
-  it('a second signal aborts the in-flight requests: nothing half-done is written, the next run completes', async () => {
+  it('SIGTERM drains too, and a second signal aborts the in-flight requests: nothing half-done is written, the next run completes', async () => {
     const { output, args, first } = await startedBatch({ latencyMs: 3_000, concurrency: 2 }, 6, 'none');
-    first.child.kill('SIGINT');
+    first.child.kill('SIGTERM'); // SIGTERM drains like SIGINT
     await until(() => first.output().stderr.includes('Stopping'), 10_000, 'the stopping note');
     first.child.kill('SIGINT');
     const stopped = await first.done;
