@@ -6,6 +6,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBatchMemory } from './batch-memory.js';
 import { runOverhead } from './overhead.js';
 import { runProfile } from './profile.js';
 import { runRedisBench } from './redis.js';
@@ -17,10 +18,11 @@ const PARTS = {
   overhead: runOverhead,
   profile: runProfile,
   redis: runRedisBench,
+  'batch-memory': runBatchMemory,
 } as const;
 type Part = keyof typeof PARTS;
 
-const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis'] as const;
+const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis', 'batch-memory'] as const;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
 
 function parseParts(args: readonly string[]): Part[] {

@@ -1,101 +1,84 @@
 /**
- * `npm run demo`: five free-tier keys (3 RPM, 1 in flight each) and two keys of
- * one paid account pooled behind one queue. Without KIMI_API_KEYS it runs on
- * the embedded Kimi simulator with a 5-second "minute", so it ends in seconds;
- * with KIMI_API_KEYS (and optionally KIMI_TIER, KIMI_BASE_URL, KIMI_MODEL,
- * DEMO_REQUESTS) it runs the same job against the real API at the real window.
+ * `npm run demo`: `kimi-pool batch` on examples/requests.jsonl (200 requests
+ * in the three line formats it reads), with live progress and the summary.
+ *
+ * Without KIMI_API_KEYS it runs on the embedded Kimi simulator: five free-tier
+ * keys (tier0: 3 RPM, 1 in flight each) and a tier1 account of two keys
+ * (100 RPM, 15 in flight), with a 5-second "minute" so it ends in seconds.
+ * With KIMI_API_KEYS (and optionally KIMI_TIER, KIMI_BASE_URL, KIMI_MODEL,
+ * DEMO_REQUESTS, default 20) it sends the first requests to the real API.
  */
-import { KimiPool, TIERS, isKimiPoolError, type KeyConfig, type TierName } from 'kimi-pool';
-import { idealMakespan, startKimiSimulator, type KimiSimulator } from 'kimi-pool/testing';
-import { showProgress, summaryTable } from './lib/progress.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startKimiSimulator, type KimiSimulator } from 'kimi-pool/testing';
 
-const realKeys = process.env.KIMI_API_KEYS?.trim();
-const model = process.env.KIMI_MODEL ?? 'kimi-k2.5';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const sample = join(root, 'examples/requests.jsonl');
+const dir = mkdtempSync(join(tmpdir(), 'kimi-pool-demo-'));
+const output = join(dir, 'answers.jsonl');
 
-interface Setup {
-  readonly pool: KimiPool;
-  readonly total: number;
-  readonly windowMs: number;
-  readonly latencyMs: number | undefined;
-  readonly accounts: { rpm: number; concurrency: number }[];
-  readonly sim?: KimiSimulator;
-}
-
-async function simulated(): Promise<Setup> {
+/** The simulator and a pool config that tells the pool the same accounts. */
+async function simulated(): Promise<{ sim: KimiSimulator; args: string[] }> {
   const windowMs = 5_000;
-  const latencyMs = 300;
-  // Limits of the later 2026 revision for tier1: 100 RPM, 15 in flight.
-  const team = { rpm: 100, concurrency: 15 };
+  const team = { rpm: 100, concurrency: 15 }; // tier1 in the later 2026 revision
   const free = Array.from({ length: 5 }, (_, i) => ({ id: `free-${i + 1}`, key: `sk-demo-free-${i + 1}-0000000000` }));
+  const teamKeys = ['sk-demo-team-a-0000000000', 'sk-demo-team-b-0000000000'];
   const sim = await startKimiSimulator({
     windowMs,
-    latencyMs,
+    latencyMs: [200, 400],
     accounts: [
       ...free.map((f) => ({ id: f.id, keys: [f.key], tier: 'tier0' as const })),
-      { id: 'team', keys: ['sk-demo-team-a-0000000000', 'sk-demo-team-b-0000000000'], tier: 'tier1', limits: team },
+      { id: 'team', keys: teamKeys, tier: 'tier1', limits: team },
     ],
   });
-  const keys: KeyConfig[] = [
-    ...free.map((f) => ({ key: f.key, id: f.id, account: f.id, tier: 'tier0' as const })),
-    { key: 'sk-demo-team-a-0000000000', id: 'team-a', account: 'team', tier: 'tier1', ...team },
-    { key: 'sk-demo-team-b-0000000000', id: 'team-b', account: 'team', tier: 'tier1', ...team },
-  ];
-  const pool = new KimiPool({ keys, baseURL: sim.url, windowMs });
-  const accounts = [...free.map(() => ({ rpm: TIERS.tier0.rpm, concurrency: TIERS.tier0.concurrency })), team];
-  // Three "minutes" of the pool's full capacity.
-  const total = 3 * accounts.reduce((sum, a) => sum + a.rpm, 0);
-  return { pool, total, windowMs, latencyMs, accounts, sim };
+  const config = join(dir, 'pool.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      windowMs,
+      keys: [
+        ...free.map((f) => ({ key: f.key, id: f.id, account: f.id, tier: 'tier0' })),
+        ...teamKeys.map((key, i) => ({ key, id: `team-${'ab'[i]}`, account: 'team', tier: 'tier1', ...team })),
+      ],
+    }),
+  );
+  console.log(`kimi-pool demo on the embedded Kimi simulator (${sim.url}), a "minute" of ${windowMs / 1000} s: 7 keys in 6 accounts\n`);
+  return { sim, args: [sample, '--config', config, '--base-url', sim.url] };
 }
 
-function real(keysEnv: string): Setup {
-  const tier = (process.env.KIMI_TIER ?? 'tier0') as TierName;
-  const pool = new KimiPool({ keys: keysEnv, tier, ...(process.env.KIMI_BASE_URL ? { baseURL: process.env.KIMI_BASE_URL } : {}) });
-  const accounts = pool.stats().accounts.map((a) => ({ rpm: a.limits.rpm ?? Infinity, concurrency: a.limits.concurrency ?? Infinity }));
-  const total = Number(process.env.DEMO_REQUESTS ?? accounts.reduce((sum, a) => sum + Math.min(a.rpm, 10), 0));
-  return { pool, total, windowMs: 60_000, latencyMs: undefined, accounts };
+/** The first DEMO_REQUESTS lines of the sample, against the real API. */
+function real(): string[] {
+  const n = Number(process.env.DEMO_REQUESTS ?? 20);
+  const model = process.env.KIMI_MODEL;
+  const lines = readFileSync(sample, 'utf8').split('\n').filter(Boolean).slice(0, n).map((line) => {
+    if (model === undefined) return line;
+    const r = JSON.parse(line) as { body?: { model: string }; model?: string };
+    if (r.body !== undefined) r.body.model = model;
+    else r.model = model;
+    return JSON.stringify(r);
+  });
+  const input = join(dir, 'requests.jsonl');
+  writeFileSync(input, `${lines.join('\n')}\n`);
+  const config = join(dir, 'pool.json');
+  writeFileSync(config, JSON.stringify({ tier: process.env.KIMI_TIER ?? 'tier0' }));
+  console.log(`kimi-pool demo against the real Kimi API: ${lines.length} requests\n`);
+  return [input, '--config', config, ...(process.env.KIMI_BASE_URL ? ['--base-url', process.env.KIMI_BASE_URL] : [])];
 }
 
-async function main(): Promise<void> {
-  const setup = realKeys ? real(realKeys) : await simulated();
-  const { pool, total, sim } = setup;
-  console.log(
-    sim
-      ? `kimi-pool demo on the embedded Kimi simulator (${sim.url}), a "minute" of ${setup.windowMs / 1000} s\n` +
-          `${pool.stats().keys.length} keys in ${setup.accounts.length} accounts, ${total} requests\n`
-      : `kimi-pool demo against the real Kimi API: ${pool.stats().keys.length} keys, ${total} requests, model ${model}\n`,
-  );
-  pool.on('key-disabled', (e) => console.log(`  key ${e.key} disabled: ${e.status} ${e.message}`));
-  pool.on('account-disabled', (e) => console.log(`  account ${e.account} disabled: ${e.message}`));
-
-  const stop = showProgress(pool, { total, extra: () => (sim ? `, 429s from the server: ${sim.stats().totals.rateLimited}` : '') });
-  const started = performance.now();
-  let latencySum = 0;
-  pool.on('success', (e) => (latencySum += e.durationMs));
-  const results = await Promise.allSettled(
-    Array.from({ length: total }, (_, i) =>
-      pool.chat.completions.create({ model, messages: [{ role: 'user', content: `Say the number ${i} in words.` }], max_tokens: 32 }),
-    ),
-  );
-  const makespan = performance.now() - started;
-  stop();
-
-  const stats = pool.stats();
-  console.log(summaryTable(stats));
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  for (const f of failures.slice(0, 3)) console.log(`  failed: ${isKimiPoolError(f.reason) ? `${f.reason.code} ` : ''}${String((f.reason as Error).message)}`);
-  const latency = setup.latencyMs ?? (stats.succeeded > 0 ? latencySum / stats.succeeded : 0);
-  const ideal = idealMakespan(setup.accounts, total, setup.windowMs, latency);
-  console.log(
-    `\n  ${stats.succeeded}/${total} succeeded in ${(makespan / 1000).toFixed(2)} s: ${(total / (makespan / 1000)).toFixed(1)} req/s; ` +
-      `ideal for these limits ${(total / (ideal / 1000)).toFixed(1)} req/s (${(ideal / 1000).toFixed(2)} s): efficiency ${(ideal / makespan).toFixed(3)}` +
-      (sim ? `\n  the simulator answered ${sim.stats().totals.rateLimited} rate-limit 429s` : ''),
-  );
-  await pool.close();
-  await sim?.close();
-  if (failures.length > 0) process.exitCode = 1;
+const setup = process.env.KIMI_API_KEYS?.trim() ? { sim: undefined, args: real() } : await simulated();
+const args = ['--import', 'tsx', '--conditions=source', join(root, 'src/cli.ts'), 'batch', ...setup.args, '--output', output];
+// Ctrl+C reaches the batch too (same process group): it drains and exits 130; we wait for it.
+const ignore = (): void => {};
+process.on('SIGINT', ignore);
+const child = spawn(process.execPath, args, { stdio: 'inherit', cwd: root });
+const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+process.off('SIGINT', ignore);
+if (setup.sim !== undefined) {
+  console.log(`the simulator answered ${setup.sim.stats().totals.rateLimited} rate-limit 429s and served ${setup.sim.stats().totals.served} requests`);
+  await setup.sim.close();
+  if (code === 130) console.log('(the demo\'s simulator is gone with it: to see a resume, run kimi-pool batch against `npx kimi-pool simulate`)');
 }
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+process.exitCode = code;

@@ -1,5 +1,8 @@
 /** The examples run as a user would run them (on the simulator) and print what they promise. */
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -17,6 +20,27 @@ describe('examples', () => {
     expect(r.stderr).toBe('');
     for (let i = 0; i < 12; i++) expect(r.stdout).toContain(`${i}: echo: Summarise document ${i} in one line.`);
     expect(r.stdout).toContain('12 succeeded, 0 failed');
+    expect(r.status).toBe(0);
+  });
+
+  it('batch-file runs a JSONL file through runBatch, then skips it all on the second run', () => {
+    for (const f of ['requests', 'answers', 'answers.errors']) rmSync(join(tmpdir(), `kimi-pool-example-${f}.jsonl`), { force: true });
+    const first = run('examples/batch-file.ts');
+    expect(first.stderr).toBe('');
+    for (let i = 0; i < 8; i++) expect(first.stdout).toContain(`doc-${i}: echo: Summarise document ${i} in one line.`);
+    expect(first.stdout).toContain('8 succeeded, 0 failed, 0 not run');
+    const second = run('examples/batch-file.ts');
+    expect(second.stdout).toContain('0 to run, 8 answered before');
+    expect(second.status).toBe(0);
+  });
+
+  it('the demo (npm run demo) runs kimi-pool batch on the sample file and prints the summary with its 429 count', () => {
+    const r = run('examples/demo.ts');
+    expect(r.stderr).toContain('200 requests: 0 answered before, 0 failed before, 200 to run'); // progress and notes go to stderr
+    expect(r.stdout).toContain('200 succeeded, 0 failed, 0 not run');
+    expect(r.stdout).toMatch(/429s: rate limit \d+ \(rpm/);
+    expect(r.stdout).toMatch(/the simulator answered \d+ rate-limit 429s and served \d+ requests/);
+    expect(r.stdout).toMatch(/efficiency \d\.\d\d/);
     expect(r.status).toBe(0);
   });
 

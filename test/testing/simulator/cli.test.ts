@@ -58,11 +58,11 @@ describe('kimi-pool simulate', () => {
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ accounts: [{ id: 'x', keys: ['sk-x'], tier: 'gold' }] }));
     const failed = await run(['simulate', '--config', bad]);
-    expect(failed.code).toBe(1);
+    expect(failed.code).toBe(2);
     expect(failed.stderr).toMatch(/`accounts\[0\]\.tier`/);
-    const usage = await run(['simulate']);
+    const usage = await run(['simulate', '--port', 'x']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/Usage: kimi-pool simulate/);
+    expect(usage.stderr).toMatch(/Expected --port to be an integer >= 0, got x/);
   });
 
   it('reads null limits as unlimited', () => {

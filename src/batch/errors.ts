@@ -1,0 +1,25 @@
+import { ConfigError } from '../errors.js';
+import type { LineProblem } from './input.js';
+
+/**
+ * The input file has bad lines; nothing was sent. `problems` lists the first
+ * ones (line, code, message); `count` is how many there are in all.
+ */
+export class BatchInputError extends ConfigError {
+  constructor(
+    readonly path: string,
+    readonly problems: readonly LineProblem[],
+    readonly count: number,
+  ) {
+    const shown = problems.map((p) => `  line ${p.line}: ${p.code}: ${p.message}`).join('\n');
+    const more = count > problems.length ? `\n  ... and ${count - problems.length} more` : '';
+    super(`${path}: ${count} bad line${count === 1 ? '' : 's'}, nothing was sent. Fix them and run again:\n${shown}${more}`);
+  }
+}
+
+/** An output or errors file holds a line that is not a result line (it was edited or written by something else). */
+export class BatchOutputError extends ConfigError {
+  constructor(readonly path: string, readonly line: number, reason: string) {
+    super(`${path}: line ${line} ${reason}; this file must hold only result lines written by kimi-pool batch (move it away to start over)`);
+  }
+}
