@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKimiSimulator, type KimiSimulator } from '../src/testing/index.js';
@@ -20,9 +20,10 @@ const examples = [...readme.matchAll(/^```ts\n([^]*?)^```$/gm)].map((m) => ({
 }));
 
 function run(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // Asynchronous: the simulator answers from this process while the example runs.
+  // Asynchronous: the simulator answers from this process while the example runs. In the
+  // example's own folder, so files it writes (a batch's input and answers) stay there.
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--conditions=source', '--import', 'tsx', file], { cwd: root, env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--conditions=source', '--import', 'tsx', file], { cwd: dirname(file), env, timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
     });
   });
