@@ -18,7 +18,7 @@ import { classifyError, type Fault } from '../kimi-errors.js';
 import type { KimiPoolOptions, RequestOptions } from '../options.js';
 import { backoffDelay } from '../retry-timing.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { Awaitable, LimitStore } from '../store/limit-store.js';
+import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
 import { Dispatcher, type DispatchHost } from './dispatcher.js';
 import { Job } from './job.js';
 import { AccountMember, KeyMember } from './members.js';
@@ -29,6 +29,22 @@ import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext }
 import { KeyDepartures, Leave } from './departures.js';
 import { watchWire } from '../net/wire-watch.js';
 import { MarginLearner } from './margins.js';
+import type { ResolvedKey } from '../config.js';
+import type { Limits } from '../tiers.js';
+
+/** What other modules (recovery) hear of from the engine. */
+export interface EngineHooks {
+  /** A 429 taught lower limits than `before`. */
+  learned?(account: AccountMember, before: Limits): void;
+  /** A request succeeded on an account that was on trial (see AccountMember.probing). */
+  probed?(account: AccountMember): void;
+  /** An account was disabled for a quota error seen here. */
+  accountDisabled?(account: AccountMember): void;
+  /** A disabled key (being removed) has no request in flight any more. */
+  keyIdle?(key: KeyMember): void;
+  /** A shared store told of a merge or a re-enabled key or account made by another pool. */
+  storeEvent?(event: Extract<StoreEvent, { type: 'merged' | 'enabled' }>): void;
+}
 
 /** Errors a failed attempt is rejected with when p-retry should run another. */
 const retrying = new WeakSet<object>();
@@ -54,33 +70,27 @@ export class Engine implements DispatchHost {
   retries = 0;
   bounces = 0;
   closed = false;
-  private readonly control: AccountControl;
+  readonly control: AccountControl;
+  /** Set by the modules that recover accounts and limits. */
+  hooks: EngineHooks = {};
+  /** Jobs whose running attempt was aborted to move them elsewhere: back to the queue, no retry used. */
+  readonly evicted = new WeakSet<Job>();
   readonly margins: MarginLearner;
   private idleWaiters: (() => void)[] = [];
-  /** Stops watching Node's fetch for this pool's keys. */
-  private readonly unwatch: (() => void)[] = [];
+  /** Stops watching Node's fetch for each key. */
+  private readonly unwatch = new Map<KeyMember, () => void>();
 
   constructor(
     readonly config: ResolvedConfig,
-    options: KimiPoolOptions,
+    private readonly options: KimiPoolOptions,
     private readonly events: EventEmitter<KimiPoolEvents>,
   ) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.store = options.store ?? new MemoryStore();
-    const userFetch = options.clientOptions?.fetch;
     for (const a of config.accounts) {
       const account = new AccountMember(a.id, a.limits, a.tier, config.safetyMarginMs);
-      for (const k of a.keys) {
-        // Node's own fetch tells when it wrote a request (see watchWire); a user's fetch, only when it is called.
-        const departures = new KeyDepartures(this.leftFor);
-        const fetch = departures.wrap(userFetch, userFetch === undefined);
-        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
-        if (userFetch === undefined) this.unwatch.push(watchWire(k.apiKey, departures));
-        const key = new KeyMember(k.id, account, client, departures);
-        account.keys.push(key);
-        this.keys.push(key);
-      }
+      for (const k of a.keys) this.addKey(k, account);
       this.accounts.push(account);
     }
     this.dispatcher = new Dispatcher(this.accounts, this.store, this.clock, this);
@@ -91,7 +101,10 @@ export class Engine implements DispatchHost {
       }
     });
     this.margins = new MarginLearner(config, this.store, this.clock, events);
-    this.store.listen?.((event) => this.control.storeEvent(event));
+    this.store.listen?.((event) => {
+      if (event.type === 'merged' || event.type === 'enabled') this.hooks.storeEvent?.(event);
+      else this.control.storeEvent(event);
+    });
     const init = this.store.init({
       accounts: this.accounts.map((a) => ({ id: a.id, limits: a.limits })),
       windowMs: config.windowMs,
@@ -109,6 +122,31 @@ export class Engine implements DispatchHost {
       randomize: false,
       shouldRetry: ({ error }) => retrying.has(error),
     };
+  }
+
+  /** Builds a key's client (at construction or at run time) and adds the key to `account`. */
+  addKey(k: ResolvedKey, account: AccountMember): KeyMember {
+    const userFetch = this.options.clientOptions?.fetch;
+    // Node's own fetch tells when it wrote a request (see watchWire); a user's fetch, only when it is called.
+    const departures = new KeyDepartures(this.leftFor);
+    const fetch = departures.wrap(userFetch, userFetch === undefined);
+    const client = new OpenAI({ ...this.options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
+    const key = new KeyMember(k.id, account, client, departures);
+    if (userFetch === undefined) this.unwatch.set(key, watchWire(k.apiKey, departures));
+    account.keys.push(key);
+    this.keys.push(key);
+    return key;
+  }
+
+  /** Takes a key out of the pool for good (its requests in flight end on their own) and stops its wire watch. */
+  dropKey(key: KeyMember): void {
+    this.unwatch.get(key)?.();
+    this.unwatch.delete(key);
+    const i = this.keys.indexOf(key);
+    if (i >= 0) this.keys.splice(i, 1);
+    const list = key.account.keys;
+    const j = list.indexOf(key);
+    if (j >= 0) list.splice(j, 1);
   }
 
   /** Queues `fn` to run on a key with `tokens` reserved; settles once. */
@@ -265,6 +303,7 @@ export class Engine implements DispatchHost {
     const account = job.account as AccountMember;
     const key = job.key as KeyMember;
     account.rateLimitStreak = 0;
+    if (account.probing) this.hooks.probed?.(account);
     account.counters.succeeded++;
     key.counters.succeeded++;
     if (usedTokens !== undefined) {
@@ -282,6 +321,10 @@ export class Engine implements DispatchHost {
       this.releaseSlot(job);
       return this.checkIdle();
     }
+    if (this.evicted.delete(job)) {
+      this.releaseSlot(job);
+      return this.requeue(job);
+    }
     const fault = withoutKey(classifyError(error), key);
     if (fault === undefined || fault.kind === 'aborted') {
       // The task's own error (schedule), passed through as it is.
@@ -297,8 +340,10 @@ export class Engine implements DispatchHost {
         key.count429(dim);
         account.rateLimitStreak++;
         if (reaction.learned !== undefined) {
+          const before = account.limits;
           account.limits = reaction.learned;
           quiet(this.store.setLimits(account.id, reaction.learned));
+          this.hooks.learned?.(account, before);
         }
         // Limits as we know them, and still a 429: the request reached Kimi later than the ledger allowed for.
         if (reaction.learned === undefined && (dim === 'rpm' || dim === 'tpm')) this.margins.surprise(account, dim);
@@ -331,6 +376,7 @@ export class Engine implements DispatchHost {
         if (fault.status === 429) key.count429('quota');
         key.count('quotaErrors');
         this.control.disableAccount(account, key, fault);
+        this.hooks.accountDisabled?.(account);
         this.releaseSlot(job);
         return this.requeue(job);
       case 'retry':
@@ -401,6 +447,7 @@ export class Engine implements DispatchHost {
     account.inFlight--;
     key.inFlight--;
     this.inFlight--;
+    if (key.disabled && key.inFlight === 0) this.hooks.keyIdle?.(key);
     if (first instanceof Promise) after(first, () => this.giveBack(account, job.seq));
     else this.giveBack(account, job.seq);
   }
@@ -507,6 +554,16 @@ export class Engine implements DispatchHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Rejects every request still waiting with `error` (pool.clear()); what runs goes on. */
+  clearQueue(error: KimiPoolError): number {
+    const jobs = this.dispatcher.drainAll();
+    for (const job of jobs) {
+      job.state = 'between';
+      this.fail(job, error);
+    }
+    return jobs.length;
+  }
+
   /** Rejects what waits, lets what runs finish, then closes the store. */
   async close(): Promise<void> {
     if (!this.closed) {
@@ -517,7 +574,8 @@ export class Engine implements DispatchHost {
       }
       this.control.close();
       this.margins.close();
-      for (const stop of this.unwatch.splice(0)) stop();
+      for (const stop of this.unwatch.values()) stop();
+      this.unwatch.clear();
     }
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.store.close();
