@@ -375,8 +375,10 @@ export class Engine implements DispatchHost {
       case 'disable-account':
         if (fault.status === 429) key.count429('quota');
         key.count('quotaErrors');
-        this.control.disableAccount(account, key, fault);
-        this.hooks.accountDisabled?.(account);
+        if (!account.disabled) {
+          this.control.disableAccount(account, key, fault);
+          this.hooks.accountDisabled?.(account);
+        }
         this.releaseSlot(job);
         return this.requeue(job);
       case 'retry':
