@@ -93,19 +93,17 @@ export class Recovery {
     account.probing = false;
     const t = this.trials.get(account);
     this.trials.delete(account);
-    // Only now do the other pools on a shared store take it back: it works.
-    quiet(this.engine.store.enable?.({ scope: 'account', account: account.id, key: undefined }));
     this.events.emit('account-restored', { account: account.id, disabledMs: t === undefined ? 0 : this.clock.now() - t.since });
     // It ran one at a time while on trial: let the rest start.
     this.engine.dispatcher.revive(account);
   }
 
-  /** Another pool on the shared store re-enabled the account (it ran the trial). */
+  /** Another pool on the shared store put the account on trial: so does this one (one request at a time here too). */
   enabledElsewhere(account: AccountMember): void {
     const t = this.trials.get(account);
     if (t?.timer !== undefined) this.clock.clearTimeout(t.timer);
     this.trials.delete(account);
-    this.enable(account, false);
+    this.enable(account, true, false);
   }
 
   /** A 429 taught lower limits: ease them back after a quiet period (a new 429 starts it again). */
@@ -176,12 +174,19 @@ export class Recovery {
     this.enable(account, true);
   }
 
-  /** Back in service; `trial`: one request at a time until one succeeds (then {@link Recovery.probed}). */
-  private enable(account: AccountMember, trial: boolean): void {
+
+  /**
+   * Back in service; `trial`: one request at a time until one succeeds (then
+   * {@link Recovery.probed}). A shared store is told (`share`), or the trial
+   * could not start: the store refuses a disabled account. Each pool on it
+   * then runs its own trial, one request at a time.
+   */
+  private enable(account: AccountMember, trial: boolean, share = true): void {
     if (!account.disabled) return;
     account.disabled = false;
     account.disabledReason = undefined;
     account.probing = trial;
+    if (share) quiet(this.engine.store.enable?.({ scope: 'account', account: account.id, key: undefined }));
     this.engine.dispatcher.revive(account);
   }
 }
