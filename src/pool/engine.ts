@@ -73,8 +73,6 @@ export class Engine implements DispatchHost {
   readonly control: AccountControl;
   /** Set by the modules that recover accounts and limits. */
   hooks: EngineHooks = {};
-  /** Jobs whose running attempt was aborted to move them elsewhere: back to the queue, no retry used. */
-  readonly evicted = new WeakSet<Job>();
   readonly margins: MarginLearner;
   private idleWaiters: (() => void)[] = [];
   /** Stops watching Node's fetch for each key. */
@@ -320,10 +318,6 @@ export class Engine implements DispatchHost {
     if (job.state === 'done') {
       this.releaseSlot(job);
       return this.checkIdle();
-    }
-    if (this.evicted.delete(job)) {
-      this.releaseSlot(job);
-      return this.requeue(job);
     }
     const fault = withoutKey(classifyError(error), key);
     if (fault === undefined || fault.kind === 'aborted') {
