@@ -1,5 +1,6 @@
 import type { KimiPoolError } from './errors.js';
 import type { LimitDimension } from './kimi-errors.js';
+import type { TokenUsage } from './pricing.js';
 import type { Limits } from './tiers.js';
 
 /** A request entered the queue. */
@@ -31,6 +32,14 @@ export interface SuccessEvent {
   readonly durationMs: number;
   /** `usage.total_tokens` of the response, when it had one. */
   readonly usedTokens: number | undefined;
+  /** The model the response names (`model`), when it names one. */
+  readonly model: string | undefined;
+  /** The response's `usage` (prompt, completion, cached tokens), when it had one. */
+  readonly usage: TokenUsage | undefined;
+  /** Its cost in the pool's price table currency; `undefined` when it had no usage or its model has no price. */
+  readonly cost: number | undefined;
+  /** Streams (tasks that held their slot): ms from the attempt's start to the first chunk. */
+  readonly firstChunkMs: number | undefined;
 }
 
 /** A transient fault: the request will run again after `delayMs`. */

@@ -4,7 +4,7 @@ export type { TaskContext } from './pool/task-context.js';
 export type { ChatCompletions } from './chat.js';
 export { PooledStream } from './pooled-stream.js';
 export type * from './events.js';
-export type { PoolStats, KeyStats, AccountStats } from './stats.js';
+export type { PoolStats, KeyStats, AccountStats, UsageStats, ModelUsageStats, AccountModelUsageStats } from './stats.js';
 export type { Counters, TooManyRequests } from './pool/members.js';
 export * from './errors.js';
 export { TIERS, WINDOWS_PER_DAY, type Limits, type TierName } from './tiers.js';

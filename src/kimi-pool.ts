@@ -228,6 +228,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           nextCheckInMs: nextCheck(this.edits.recovery.nextCheckAt(a), now),
         };
       }),
+      usage: e.usage.stats(),
     };
   }
 }

@@ -1,5 +1,6 @@
 import type { ClientOptions } from 'openai';
 import type { Clock } from './clock.js';
+import type { PriceTable } from './pricing.js';
 import type { LimitStore } from './store/limit-store.js';
 import type { Limits, TierName } from './tiers.js';
 
@@ -88,6 +89,13 @@ export interface KimiPoolOptions {
   readonly clock?: Clock;
   /** Random source in [0, 1) for backoff jitter. @default Math.random */
   readonly random?: () => number;
+  /**
+   * Prices per model that `stats().usage`, the `success` event and the metrics
+   * exporters use for cost (see `loadPriceTable`). A model the table does not
+   * name has an unknown cost, never 0.
+   * @default KIMI_PRICES_USD (list prices of the global platform, USD)
+   */
+  readonly prices?: PriceTable;
 }
 
 /** Per-request options. */

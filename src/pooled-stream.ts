@@ -1,12 +1,16 @@
 import { RequestAbortedError, StreamError } from './errors.js';
+import type { SlotRelease } from './pool/task-context.js';
+import type { TokenUsage } from './pricing.js';
+
+type ChunkUsage = TokenUsage & { readonly total_tokens?: unknown };
 
 /** Reads the usage a chunk carries: Kimi's `choices[0].usage` or the final top-level `usage`. */
-function chunkTokens(chunk: unknown): number | undefined {
-  const c = chunk as { usage?: { total_tokens?: unknown } | null; choices?: { usage?: { total_tokens?: unknown } | null }[] } | null;
-  const top = c?.usage?.total_tokens;
-  if (typeof top === 'number') return top;
-  const inChoice = c?.choices?.[0]?.usage?.total_tokens;
-  return typeof inChoice === 'number' ? inChoice : undefined;
+function chunkUsage(chunk: unknown): ChunkUsage | undefined {
+  const c = chunk as { usage?: ChunkUsage | null; choices?: { usage?: ChunkUsage | null }[] } | null;
+  const top = c?.usage;
+  if (typeof top?.total_tokens === 'number') return top;
+  const inChoice = c?.choices?.[0]?.usage;
+  return typeof inChoice?.total_tokens === 'number' ? inChoice : undefined;
 }
 
 /**
@@ -17,13 +21,14 @@ function chunkTokens(chunk: unknown): number | undefined {
 export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
   private first: IteratorResult<Chunk> | undefined;
   private done = false;
-  private usedTokens: number | undefined;
+  private usage: ChunkUsage | undefined;
+  private model: string | undefined;
 
   /** @internal */
   constructor(
     first: IteratorResult<Chunk>,
     private readonly rest: AsyncIterator<Chunk>,
-    private readonly release: (result?: { usedTokens?: number | undefined; error?: unknown }) => void,
+    private readonly release: SlotRelease,
     private readonly controller: AbortController,
     private readonly where: { key: string; account: string },
     /** The request's own signal: aborted by its AbortSignal or timeout, with the pool's error as reason. */
@@ -31,7 +36,7 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
   ) {
     this.first = first;
     if (first.done === true) this.finish();
-    else this.usedTokens = chunkTokens(first.value);
+    else this.see(first.value);
   }
 
   /** Stops the stream and frees its slot. */
@@ -62,7 +67,7 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
           this.throwIfStopped();
           break;
         }
-        this.usedTokens = chunkTokens(next.value) ?? this.usedTokens;
+        this.see(next.value);
         yield next.value;
       }
     } finally {
@@ -72,6 +77,13 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
         this.finish();
       }
     }
+  }
+
+  /** Keeps the latest usage and the model a chunk names. */
+  private see(chunk: unknown): void {
+    this.usage = chunkUsage(chunk) ?? this.usage;
+    const model = (chunk as { model?: unknown } | null)?.model;
+    if (typeof model === 'string' && model !== '') this.model = model;
   }
 
   /** Throws the abort or timeout error when the request's signal stopped the stream. */
@@ -86,6 +98,7 @@ export class PooledStream<Chunk> implements AsyncIterable<Chunk> {
   private finish(error?: unknown): void {
     if (this.done) return;
     this.done = true;
-    this.release(error === undefined ? { usedTokens: this.usedTokens } : { error });
+    const usage = this.usage;
+    this.release(error === undefined ? { usedTokens: usage?.total_tokens as number | undefined, usage, model: this.model } : { error });
   }
 }

@@ -54,6 +54,41 @@ export interface PoolStats {
   readonly bounces: number;
   readonly keys: readonly KeyStats[];
   readonly accounts: readonly AccountStats[];
+  /** Tokens and cost of successful responses, per model (per key and account: the token counters above). */
+  readonly usage: UsageStats;
+}
+
+/** One model in {@link UsageStats}. */
+export interface ModelUsageStats {
+  readonly model: string;
+  /** Successful requests whose response carried a `usage`. */
+  readonly requests: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** Prompt tokens served from the context cache (part of `promptTokens`). */
+  readonly cachedTokens: number;
+  /** In `currency`; `null` when the price table has no price for the model (unknown, not free). */
+  readonly cost: number | null;
+}
+
+/** One account and model in {@link UsageStats}. */
+export interface AccountModelUsageStats extends ModelUsageStats {
+  readonly account: string;
+}
+
+/** Usage and cost in {@link PoolStats}. */
+export interface UsageStats {
+  /** ISO 4217 code of every cost here, from the pool's price table. */
+  readonly currency: string;
+  /** The price table's `source`, if it names one. */
+  readonly priceSource: string | null;
+  readonly models: readonly ModelUsageStats[];
+  /** The same per account and model (one row per pair seen). */
+  readonly byAccount: readonly AccountModelUsageStats[];
+  /** The sum over models; `null` when some model used has no price. */
+  readonly cost: number | null;
+  /** Models used that the price table does not name. */
+  readonly unpricedModels: readonly string[];
 }
 
 /** A deep copy of counters (stats must not alias live objects). */

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = { ...process.env, KIMI_API_KEYS: '' };
 
-function run(file: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', file], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+function run(file: string, extraEnv: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', file], { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,6 +24,16 @@ describe('examples', () => {
     const r = run('examples/streaming.ts');
     expect(r.stdout).toContain('> What is a sliding window?\necho: What is a sliding window?\n');
     expect(r.stdout).toContain('> Why pool API keys?\necho: Why pool API keys?\n');
+    expect(r.status).toBe(0);
+  });
+
+  it('metrics-worker serves /metrics and counts its requests', () => {
+    const r = run('examples/metrics-worker.ts', { REQUESTS: '4', PORT: '0' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^serving http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
+    const succeeded = [...r.stdout.matchAll(/^kimi_pool_requests_total\{.*outcome="succeeded"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(succeeded).toBe(4);
+    expect(r.stdout).toContain('kimi_pool_queued 0');
     expect(r.status).toBe(0);
   });
 });

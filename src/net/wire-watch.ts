@@ -37,7 +37,12 @@ function onBodySent(message: unknown): void {
   if (auth === undefined) return;
   const listeners = byAuth.get(auth);
   if (listeners === undefined) return;
-  for (const l of listeners) if (l.written()) return;
+  try {
+    for (const l of listeners) if (l.written()) return;
+  } catch (error) {
+    // Thrown inside undici's write path it would surface as an uncaught exception: say it instead.
+    process.emitWarning(`kimi-pool: recording a request's departure failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'KIMI_POOL_DEPARTURE' });
+  }
 }
 
 /**

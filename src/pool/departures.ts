@@ -69,6 +69,8 @@ export class KeyDepartures implements WireListener {
       // that is not undici's): it left by then at the latest.
       const settled = (): void => {
         if (job.leave === Leave.writing && job.run === run) this.left(job);
+        // A fetch that never reports writes (a stand-in for Node's) leaves only stale entries behind.
+        this.trim(this.writing, Leave.writing);
       };
       response.then(settled, settled);
       return response;

@@ -29,6 +29,8 @@ import { Context, usedTokensOf, withoutKey, type SlotRelease, type TaskContext }
 import { KeyDepartures, Leave } from './departures.js';
 import { watchWire } from '../net/wire-watch.js';
 import { MarginLearner } from './margins.js';
+import { cachedTokensOf, KIMI_PRICES_USD, parsePriceTable, type TokenUsage } from '../pricing.js';
+import { modelOf, UNKNOWN_MODEL, UsageBook, usageOf } from './usage.js';
 import type { ResolvedKey } from '../config.js';
 import type { Limits } from '../tiers.js';
 
@@ -74,6 +76,8 @@ export class Engine implements DispatchHost {
   /** Set by the modules that recover accounts and limits. */
   hooks: EngineHooks = {};
   readonly margins: MarginLearner;
+  /** Tokens and cost of successful responses, per account and model. */
+  readonly usage: UsageBook;
   private idleWaiters: (() => void)[] = [];
   /** Stops watching Node's fetch for each key. */
   private readonly unwatch = new Map<KeyMember, () => void>();
@@ -85,6 +89,7 @@ export class Engine implements DispatchHost {
   ) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.usage = new UsageBook(options.prices === undefined ? KIMI_PRICES_USD : parsePriceTable(options.prices, 'Option `prices`'));
     this.store = options.store ?? new MemoryStore();
     for (const a of config.accounts) {
       const account = new AccountMember(a.id, a.limits, a.tier, config.safetyMarginMs);
@@ -261,6 +266,8 @@ export class Engine implements DispatchHost {
     // A task of an earlier run (bounced, failed over, retried) holds nothing now.
     if (run !== job.run) return () => undefined;
     job.held = true;
+    // A stream holds its slot once its first chunk arrived: that is its time to first chunk.
+    const firstChunkMs = this.clock.now() - job.startedAt;
     let released = false;
     return (job.releaseHold = (result) => {
       // A release from an earlier run's task is stale.
@@ -275,7 +282,7 @@ export class Engine implements DispatchHost {
       const ok = job.ok && result?.error === undefined;
       this.releaseSlot(job);
       this.cleanup(job);
-      if (ok) this.succeededOn(job, result?.usedTokens);
+      if (ok) this.succeededOn(job, result?.usedTokens, result?.usage, result?.model, firstChunkMs);
       else job.key?.count('failed');
       this.checkIdle();
     });
@@ -293,11 +300,11 @@ export class Engine implements DispatchHost {
     }
     this.releaseSlot(job);
     if (job.state === 'done') return this.checkIdle();
-    this.succeededOn(job, usedTokensOf(value));
+    this.succeededOn(job, usedTokensOf(value), usageOf(value), modelOf(value), undefined);
     this.resolve(job, value);
   }
 
-  private succeededOn(job: Job, usedTokens: number | undefined): void {
+  private succeededOn(job: Job, usedTokens: number | undefined, usage: TokenUsage | undefined, model: string | undefined, firstChunkMs: number | undefined): void {
     const account = job.account as AccountMember;
     const key = job.key as KeyMember;
     account.rateLimitStreak = 0;
@@ -307,9 +314,19 @@ export class Engine implements DispatchHost {
     if (usedTokens !== undefined) {
       key.count('usedTokens', usedTokens);
     }
+    const cost = usage === undefined ? undefined : this.countUsage(key, model, usage);
     if (this.events.listenerCount('success') > 0) {
-      this.events.emit('success', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, durationMs: this.clock.now() - job.startedAt, usedTokens });
+      this.events.emit('success', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, durationMs: this.clock.now() - job.startedAt, usedTokens, model, usage, cost, firstChunkMs });
     }
+  }
+
+  /** Adds a response's usage to its key, its account and the usage book; returns its cost. */
+  private countUsage(key: KeyMember, model: string | undefined, usage: TokenUsage): number | undefined {
+    const cost = this.usage.record(key.account.id, model ?? UNKNOWN_MODEL, usage);
+    key.count('promptTokens', usage.prompt_tokens ?? 0);
+    key.count('completionTokens', usage.completion_tokens ?? 0);
+    key.count('cachedTokens', cachedTokensOf(usage));
+    return cost;
   }
 
   private rejected(job: Job, error: unknown): void {

@@ -29,6 +29,12 @@ export interface Counters {
   quotaErrors: number;
   reservedTokens: number;
   usedTokens: number;
+  /** `usage.prompt_tokens` of successful responses. */
+  promptTokens: number;
+  /** `usage.completion_tokens` of successful responses. */
+  completionTokens: number;
+  /** Prompt tokens served from Kimi's context cache (part of `promptTokens`). */
+  cachedTokens: number;
 }
 
 export function newCounters(): Counters {
@@ -44,6 +50,9 @@ export function newCounters(): Counters {
     quotaErrors: 0,
     reservedTokens: 0,
     usedTokens: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
   };
 }
 

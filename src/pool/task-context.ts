@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
 import type { Fault } from '../kimi-errors.js';
+import type { TokenUsage } from '../pricing.js';
 import type { Job } from './job.js';
 import type { KeyMember } from './members.js';
 
@@ -18,13 +19,14 @@ export interface TaskContext {
   /**
    * Keeps the request's slot (concurrency) taken after the task resolves, e.g.
    * while a stream is read. Call the returned function once when done: with
-   * `{ usedTokens }` on success, `{ error }` when it failed (counted as such).
+   * `{ usedTokens }` on success (and the response's `usage` and `model`, for
+   * stats and metrics), `{ error }` when it failed (counted as such).
    */
   readonly holdSlot: () => SlotRelease;
 }
 
 /** Frees a held slot: with the tokens used on success, or the error that ended it. */
-export type SlotRelease = (result?: { usedTokens?: number | undefined; error?: unknown }) => void;
+export type SlotRelease = (result?: { usedTokens?: number | undefined; usage?: TokenUsage | undefined; model?: string | undefined; error?: unknown }) => void;
 
 /** The context of one attempt. */
 export class Context implements TaskContext {

@@ -6,38 +6,8 @@ import { RedisStoreError, isPermanent, isPermanentReply, storeError } from './er
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { connectRedis, connectSubscriber, isNoScript, type OwnedClient, type RedisClientLike, type RedisSubscriberLike } from './redis-client.js';
 import { ENABLE_LUA, MERGE_LUA, MERGES_LUA } from './edit-scripts.js';
-import { ACQUIRE, DISABLE, OBSERVE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, decodeLimits, encodeLimits, parseReply, type Reply, type Script } from './scripts.js';
-
-/** One account as this pool sees it in Redis. */
-interface AccountState {
-  readonly id: string;
-  readonly keys: readonly string[];
-  /** Limits this pool was configured with, encoded. */
-  readonly cfg: string;
-  /** Limits in force as last seen. */
-  lim: string;
-  epoch: string;
-  dv: string;
-  synced: boolean;
-  /** A pause this pool knows of (clock time): carried with each acquire, in case its write failed. */
-  pauseUntil: number;
-  /** Bumped by every wake: an acquire that saw the account full while one came asks again soon. */
-  wakes: number;
-  /** The last decision found the account at its concurrency limit: a release elsewhere is worth a wake. */
-  full: boolean;
-  /** Lease members this pool holds, by the pool's lease id (oldest first). */
-  readonly held: Map<number, string[]>;
-  /** Granted members whose request has not left yet: their cost and when the grant was read (local clock). */
-  readonly unsent: Map<string, { readonly cost: number; readonly at: number }>;
-  /** Window plus this account's margin (see setMargin), and the day's. */
-  span: number;
-  daySpan: number;
-  heldCount: number;
-  /** Disabled fields already reported. */
-  readonly seen: Set<string>;
-  lostWarned: string;
-  snap: { at: number; reply: Reply | undefined };
-}
+import { absorbReply, newAccountState, type AbsorbingStore, type AccountState } from './account-state.js';
+import { ACQUIRE, DISABLE, OBSERVE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, encodeLimits, parseReply, type Reply, type Script } from './scripts.js';
 
 const RETRY_MS = [100, 250, 500, 1000, 2000, 5000, 10_000];
 const noop = (): void => undefined;
@@ -77,6 +47,8 @@ export class RedisStore implements LimitStore {
   private startError: unknown;
   private started: Promise<void> | undefined;
   private closed = false;
+  /** What absorbReply needs of this store. */
+  private readonly absorbing: AbsorbingStore = { emit: (e) => this.emit(e), renew: (a) => this.renew(a), now: () => (this.clock as Clock).now() };
 
   constructor(options: RedisStoreOptions) {
     this.options = resolveRedisOptions(options);
@@ -135,12 +107,7 @@ export class RedisStore implements LimitStore {
   /** An account learned of at run time (or at init): its state is joined on first use. */
   addAccount(account: StoreAccount): void {
     if (this.accounts.has(account.id)) return;
-    const cfg = encodeLimits(account.limits);
-    this.accounts.set(account.id, {
-      id: account.id, keys: accountKeys(this.prefix, account.id), cfg, lim: cfg, epoch: '', dv: '', synced: false,
-      pauseUntil: -Infinity, wakes: 0, full: false, held: new Map(), unsent: new Map(), span: this.span, daySpan: this.daySpan, heldCount: 0, seen: new Set(),
-      lostWarned: '', snap: { at: 0, reply: undefined },
-    });
+    this.accounts.set(account.id, newAccountState(account.id, accountKeys(this.prefix, account.id), encodeLimits(account.limits), this.span, this.daySpan));
   }
 
   /**
@@ -407,7 +374,7 @@ export class RedisStore implements LimitStore {
       // Not a script's answer: not a Redis, or a client or proxy that changes replies. Asking again gets the same.
       throw storeError(script.name, error, true);
     }
-    this.absorb(a, r);
+    absorbReply(a, r, this.absorbing);
     return r;
   }
 
@@ -431,41 +398,6 @@ export class RedisStore implements LimitStore {
     } catch (error) {
       throw storeError(script.name, error, isNoScript(error) || isPermanentReply(error));
     }
-  }
-
-  /** Learns the epoch, disabled keys and limits from an answer, and keeps it for usage(). */
-  private absorb(a: AccountState, r: Reply): void {
-    if (a.epoch !== '' && (r.lost || r.epoch !== a.epoch) && a.lostWarned !== r.epoch) {
-      a.lostWarned = r.epoch;
-      this.emit({
-        type: 'warning',
-        code: 'store_state_lost',
-        message: `The Redis state of account ${a.id} was lost (Redis restarted without persistence, or its keys were evicted or deleted): usage recorded before is gone, so no request starts there until one window after the loss; leases of running requests are re-registered`,
-      });
-      a.epoch = r.epoch;
-      if (a.heldCount > 0) this.renew(a).catch(noop);
-    }
-    a.epoch = r.epoch;
-    if (r.dv !== a.dv) {
-      for (const [field, reason] of r.disabled) {
-        if (a.seen.has(field)) continue;
-        a.seen.add(field);
-        let why: { key?: string; status?: number; kimiType?: string } = {};
-        try {
-          why = JSON.parse(reason) as typeof why;
-        } catch {
-          // A reason written by hand: the flag still counts.
-        }
-        const scope = field === 'off' ? 'account' : 'key';
-        this.emit({ type: 'disabled', scope, account: a.id, key: scope === 'key' ? field.slice(2) : why.key, status: why.status, kimiType: why.kimiType });
-      }
-      a.dv = r.dv;
-    }
-    if (r.limits !== a.lim) {
-      a.lim = r.limits;
-      this.emit({ type: 'limits', account: a.id, limits: decodeLimits(r.limits) });
-    }
-    a.snap = { at: (this.clock as Clock).now(), reply: r };
   }
 
   /** Events reach the pool after the current answer was handled, never in the middle of it. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { TIERS, WINDOWS_PER_DAY, type Limits, type TierName } from '../../tiers.js';
 import { akId, kimiErrors, type KimiError } from './errors.js';
+import { PromptCache } from './prompt-cache.js';
 import { SlidingWindow } from './sliding-window.js';
 import type { AccountStats, SimulatorAccount, SimulatorAccountPatch } from './types.js';
 
@@ -31,6 +32,9 @@ export function emptyAccountStats(): AccountStats {
     maxInFlight: 0,
     inFlight: 0,
     reservedTokens: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
     firstArrivalMs: null,
     lastArrivalMs: null,
   };
@@ -44,6 +48,8 @@ export class AccountState {
   readonly projectId: string;
   readonly uid: string;
   readonly stats: AccountStats = emptyAccountStats();
+  /** Used only with the simulator's `promptCache` option. */
+  readonly promptCache = new PromptCache();
   tier: TierName;
   overrides: Partial<Limits>;
   balance: number;

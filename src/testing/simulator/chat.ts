@@ -73,7 +73,13 @@ export async function handleChat(state: SimulatorState, ex: Exchange, bodyText: 
   else account.stats.served += 1;
   log(plan.fault ?? 'served', statusOf(plan.fault), reserved, true);
 
-  const usage = usageOf(request, promptTokens);
+  const cached = state.options.promptCache ? account.promptCache.lookup(request.messages) : 0;
+  const usage = usageOf(request, promptTokens, cached);
+  if (plan.fault === null) {
+    account.stats.promptTokens += usage.prompt_tokens;
+    account.stats.completionTokens += usage.completion_tokens;
+    account.stats.cachedTokens += usage.cached_tokens;
+  }
   if (request.stream && (plan.fault === null || plan.fault === 'streamCut' || plan.fault === 'malformed')) {
     await streamReply(state, ex, request, usage, plan.latencyMs, plan.fault);
     return;
@@ -92,9 +98,9 @@ function statusOf(fault: FaultKind | null): number {
   }
 }
 
-function usageOf(request: ChatRequest, promptTokens: number): Usage {
+function usageOf(request: ChatRequest, promptTokens: number, cachedTokens: number): Usage {
   const completion = simulatedCompletionTokens(expectedReply(request.messages));
-  return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, cached_tokens: 0 };
+  return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion, cached_tokens: cachedTokens };
 }
 
 /** Non-stream answers, and the error faults of streams (those fail before any chunk). */

@@ -43,12 +43,13 @@ export interface ResolvedOptions {
   readonly models: readonly string[];
   readonly defaultMaxTokens: number;
   readonly recordArrivals: boolean;
+  readonly promptCache: boolean;
   readonly now: () => number;
 }
 
 const OPTION_FIELDS = [
   'accounts', 'windowMs', 'latencyMs', 'arrivalDelayMs', 'newConnectionDelayMs', 'faults', 'port', 'seed',
-  'models', 'defaultMaxTokens', 'recordArrivals', 'now',
+  'models', 'defaultMaxTokens', 'recordArrivals', 'promptCache', 'now',
 ];
 const ACCOUNT_FIELDS = ['id', 'keys', 'tier', 'limits', 'balance', 'suspended'];
 const LIMIT_FIELDS: readonly (keyof Limits)[] = ['concurrency', 'rpm', 'tpm', 'tpd'];
@@ -227,6 +228,7 @@ export function resolveOptions(options: KimiSimulatorOptions): ResolvedOptions {
       ? 32_768
       : number('defaultMaxTokens', raw.defaultMaxTokens, 1, { integer: true }),
     recordArrivals: raw.recordArrivals === undefined ? false : bool('recordArrivals', raw.recordArrivals),
+    promptCache: raw.promptCache === undefined ? false : bool('promptCache', raw.promptCache),
     now: now as () => number,
   };
 }

@@ -58,9 +58,12 @@ async function handle(state: SimulatorState, req: IncomingMessage, res: ServerRe
     else res.destroy();
     return;
   }
+  // The request counts `delay` after it was read, whenever this process gets to run again
+  // (a busy machine fires the timer late; Kimi's limiter would not have waited for us).
   const delay = arrivalDelay(state, req.socket);
+  const read = state.now();
   if (delay > 0 && !(await sleep(delay, state.closing.signal))) return;
-  const now = state.now();
+  const now = state.countAt(read, delay);
   const key = bearer(req);
   const identity = state.authenticate(key);
   const headers = mshHeaders(identity.account);

@@ -57,6 +57,17 @@ export class SimulatorState {
     return this.options.now();
   }
 
+  #lastCount = -Infinity;
+
+  /**
+   * The time a request read at `read` counts, `delay` later: never before one
+   * counted already (the windows take arrivals in order).
+   */
+  countAt(read: number, delay: number): number {
+    this.#lastCount = Math.max(this.#lastCount, read + delay);
+    return this.#lastCount;
+  }
+
   /** ms since start on the window clock. */
   sinceStart(now: number): number {
     return now - this.#startNow;

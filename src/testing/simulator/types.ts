@@ -121,6 +121,13 @@ export interface KimiSimulatorOptions {
    */
   readonly recordArrivals?: boolean;
   /**
+   * Simulate Kimi's context cache: a request whose leading messages (all but
+   * the last at most) were an earlier request's leading messages on the same
+   * account reports their prompt tokens as `usage.cached_tokens`.
+   * @default false (`cached_tokens` is always 0)
+   */
+  readonly promptCache?: boolean;
+  /**
    * Monotonic clock in ms used for the limit windows and the log.
    * @default performance.now
    */
@@ -174,6 +181,12 @@ export interface AccountStats {
   inFlight: number;
   /** Sum of reserved tokens of all counted requests since the start. */
   reservedTokens: number;
+  /** `usage.prompt_tokens` of the requests served (answered in full). */
+  promptTokens: number;
+  /** `usage.completion_tokens` of the requests served. */
+  completionTokens: number;
+  /** `usage.cached_tokens` of the requests served (part of `promptTokens`). */
+  cachedTokens: number;
   /** Arrival (ms since start) of the first counted request, or `null`. */
   firstArrivalMs: number | null;
   /** Arrival (ms since start) of the latest counted request, or `null`. */
