@@ -42,6 +42,8 @@ export interface EngineHooks {
   probed?(account: AccountMember): void;
   /** An account was disabled for a quota error seen here. */
   accountDisabled?(account: AccountMember): void;
+  /** A quota error on an account on trial (see AccountMember.probing): it stays out. */
+  trialFailed?(account: AccountMember, key: KeyMember, fault: Fault): void;
   /** A disabled key (being removed) has no request in flight any more. */
   keyIdle?(key: KeyMember): void;
   /** A shared store told of a merge or a re-enabled key or account made by another pool. */
@@ -386,7 +388,11 @@ export class Engine implements DispatchHost {
       case 'disable-account':
         if (fault.status === 429) key.count429('quota');
         key.count('quotaErrors');
-        if (!account.disabled) {
+        if (account.disabled) {
+          // Known already (another request in flight saw it first).
+        } else if (account.probing && this.hooks.trialFailed !== undefined) {
+          this.hooks.trialFailed(account, key, fault);
+        } else {
           this.control.disableAccount(account, key, fault);
           this.hooks.accountDisabled?.(account);
         }

@@ -20,7 +20,8 @@ import { WINDOWS_PER_DAY, type Limits } from '../tiers.js';
 import { quiet } from './awaitable.js';
 import type { Engine } from './engine.js';
 import { askBalance } from './kimi-account-api.js';
-import type { AccountMember } from './members.js';
+import type { Fault } from '../kimi-errors.js';
+import type { AccountMember, KeyMember } from './members.js';
 import { sameLimits, type Roster } from './roster.js';
 
 /** Checks of a quota-disabled account, in windows after it was disabled (then every 60 windows). */
@@ -86,6 +87,25 @@ export class Recovery {
     else t.step++;
     account.probing = false;
     this.schedule(account, t);
+  }
+
+  /**
+   * A quota error on trial: the account is out again (in the store too), the
+   * next check comes later. Not a new `account-disabled`: it never came back;
+   * the `account-check` event says the trial failed.
+   */
+  trialFailed(account: AccountMember, key: KeyMember, fault: Fault): void {
+    account.probing = false;
+    account.disabled = true;
+    account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
+    this.engine.dispatcher.kill(account);
+    quiet(this.engine.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType }));
+    let t = this.trials.get(account);
+    if (t === undefined) this.trials.set(account, (t = { step: 0, timer: undefined, since: this.clock.now(), nextAt: undefined }));
+    else t.step++;
+    if (this.closed) return;
+    this.schedule(account, t);
+    this.events.emit('account-check', { account: account.id, balance: undefined, ok: false, nextCheckInMs: (t.nextAt as number) - this.clock.now(), message: `the trial request failed (${fault.message}): checked again later` });
   }
 
   /** A request succeeded on an account on trial: it is back. */

@@ -76,6 +76,7 @@ export class RuntimeEdits {
       learned: (account) => this.recovery.learned(account),
       probed: (account) => this.recovery.probed(account),
       accountDisabled: (account) => this.recovery.disabled(account),
+      trialFailed: (account, key, fault) => this.recovery.trialFailed(account, key, fault),
       keyIdle: (key) => this.removing.get(key)?.(),
       storeEvent: (event) => this.storeEvent(event),
     };
