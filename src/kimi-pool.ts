@@ -102,14 +102,10 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
    * account (limits from `tier`/`accounts` as at construction). Keys to
    * discover (option `discover`) are asked about first: it resolves once the
    * keys take requests, with their ids.
-   * @throws {ConfigError} (rejects) when a key is malformed or already in the pool.
+   * @throws {ConfigError} (rejects) when a key is malformed or already in the pool; {PoolClosedError} after close().
    */
   addKeys(keys: KimiPoolOptions['keys']): Promise<string[]> {
-    try {
-      return this.edits.addKeys(keys);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.edits.addKeys(keys);
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import type { EventEmitter } from 'eventemitter3';
 import { checkNumber, resolveConfig, type ResolvedKey } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, PoolClosedError } from '../errors.js';
 import type { KimiPoolEvents } from '../events.js';
 import type { KeyConfig, KimiPoolOptions, LimitOverrides } from '../options.js';
 import type { StoreEvent } from '../store/limit-store.js';
@@ -98,6 +98,7 @@ export class RuntimeEdits {
   async addKeys(keys: KimiPoolOptions['keys']): Promise<string[]> {
     const o = this.options;
     const e = this.engine;
+    if (e.closed) throw new PoolClosedError('addKeys: the pool is closed');
     // Validated as the constructor does; accounts options apply to the accounts these keys name.
     const probe = resolveConfig({ ...o, keys, accounts: undefined });
     const named = new Set(probe.accounts.map((a) => a.id));
@@ -110,7 +111,7 @@ export class RuntimeEdits {
     const wants = discoverSet({ ...o, keys });
     const ask = config.keys.filter((k) => wants(k.apiKey));
     const answers = ask.length > 0 ? await this.discovery.ask(ask) : [];
-    if (e.closed) throw new ConfigError('addKeys: the pool is closed');
+    if (e.closed) throw new PoolClosedError('addKeys: the pool was closed while its keys were being discovered');
     const added: KeyMember[] = [];
     for (const a of config.accounts) {
       const pinned = pinnedFor({ ...o, keys, accounts }, a.id, a.keys);
