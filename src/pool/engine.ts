@@ -40,8 +40,6 @@ export interface EngineHooks {
   learned?(account: AccountMember, before: Limits): void;
   /** A request succeeded on an account that was on trial (see AccountMember.probing). */
   probed?(account: AccountMember): void;
-  /** An account was disabled for a quota error seen here. */
-  accountDisabled?(account: AccountMember): void;
   /** A quota error on an account on trial (see AccountMember.probing): it stays out. */
   trialFailed?(account: AccountMember, key: KeyMember, fault: Fault): void;
   /** A disabled key (being removed) has no request in flight any more. */
@@ -388,14 +386,8 @@ export class Engine implements DispatchHost {
       case 'disable-account':
         if (fault.status === 429) key.count429('quota');
         key.count('quotaErrors');
-        if (account.disabled) {
-          // Known already (another request in flight saw it first).
-        } else if (account.probing && this.hooks.trialFailed !== undefined) {
-          this.hooks.trialFailed(account, key, fault);
-        } else {
-          this.control.disableAccount(account, key, fault);
-          this.hooks.accountDisabled?.(account);
-        }
+        if (account.probing && !account.disabled && this.hooks.trialFailed !== undefined) this.hooks.trialFailed(account, key, fault);
+        else this.control.disableAccount(account, key, fault);
         this.releaseSlot(job);
         return this.requeue(job);
       case 'retry':

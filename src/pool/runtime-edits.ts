@@ -65,7 +65,11 @@ export class RuntimeEdits {
     this.recovery = new Recovery(engine, this.roster, engine.clock, events, fetch);
     this.discovery = new Discovery(this.roster, this.merger, fetch, events, (key, balance) => {
       engine.control.disableAccount(key.account, key, { kind: 'quota', kimiType: 'exceeded_current_quota_error', message: `available_balance is ${balance} (/v1/users/me/balance)` });
-      this.recovery.disabled(key.account);
+    });
+    // However it was disabled (a quota error here, the balance at discovery, another pool on the store), it is checked later.
+    events.on('account-disabled', (e) => {
+      const account = this.roster.account(e.account);
+      if (account !== undefined && account.disabled) this.recovery.disabled(account);
     });
     this.discovers = discoverSet(options);
     for (const a of engine.config.accounts) {
@@ -75,7 +79,6 @@ export class RuntimeEdits {
     engine.hooks = {
       learned: (account) => this.recovery.learned(account),
       probed: (account) => this.recovery.probed(account),
-      accountDisabled: (account) => this.recovery.disabled(account),
       trialFailed: (account, key, fault) => this.recovery.trialFailed(account, key, fault),
       keyIdle: (key) => this.removing.get(key)?.(),
       storeEvent: (event) => this.storeEvent(event),
