@@ -124,13 +124,14 @@ export class Dispatcher {
     account.place = 'dead';
   }
 
-  /** Starts nothing until `until` settles (it must not reject); several gates may be open at once. */
+  /** Starts nothing until `until` settles, however it settles; several gates may be shut at once. */
   gate(until: Promise<void>): void {
     this.gates++;
-    void until.finally(() => {
+    const open = (): void => {
       this.gates--;
       this.pump();
-    });
+    };
+    until.then(open, open);
   }
 
   /** A new account (added at run time) takes requests from now on. */
