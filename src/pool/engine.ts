@@ -36,7 +36,7 @@ import type { Limits } from '../tiers.js';
 
 /** What other modules (recovery) hear of from the engine. */
 export interface EngineHooks {
-  /** A 429 taught lower limits than `before`. */
+  /** A 429 taught lower limits (they were `before`). */
   learned?(account: AccountMember, before: Limits): void;
   /** A request succeeded on an account that was on trial (see AccountMember.probing). */
   probed?(account: AccountMember): void;

@@ -82,9 +82,7 @@ export class Recovery {
   /** The account was disabled for a quota error: check it later. */
   disabled(account: AccountMember): void {
     if (this.closed) return;
-    let t = this.trials.get(account);
-    if (t === undefined) this.trials.set(account, (t = { step: 0, timer: undefined, since: this.clock.now(), nextAt: undefined }));
-    else t.step++;
+    const t = this.nextStep(account);
     account.probing = false;
     this.schedule(account, t);
   }
@@ -100,12 +98,22 @@ export class Recovery {
     account.disabledReason = `${fault.status ?? ''} ${fault.kimiType ?? fault.kind}`.trim();
     this.engine.dispatcher.kill(account);
     quiet(this.engine.store.disable?.({ scope: 'account', account: account.id, key: key.id, status: fault.status, kimiType: fault.kimiType }));
-    let t = this.trials.get(account);
-    if (t === undefined) this.trials.set(account, (t = { step: 0, timer: undefined, since: this.clock.now(), nextAt: undefined }));
-    else t.step++;
+    const t = this.nextStep(account);
     if (this.closed) return;
     this.schedule(account, t);
     this.events.emit('account-check', { account: account.id, balance: undefined, ok: false, nextCheckInMs: (t.nextAt as number) - this.clock.now(), message: `the trial request failed (${fault.message}): checked again later` });
+  }
+
+  /** The account's trial record, a step further along the schedule (a new one at the first step). */
+  private nextStep(account: AccountMember): Trial {
+    const t = this.trials.get(account);
+    if (t !== undefined) {
+      t.step++;
+      return t;
+    }
+    const fresh: Trial = { step: 0, timer: undefined, since: this.clock.now(), nextAt: undefined };
+    this.trials.set(account, fresh);
+    return fresh;
   }
 
   /** A request succeeded on an account on trial: it is back. */
@@ -126,7 +134,7 @@ export class Recovery {
     this.enable(account, true, false);
   }
 
-  /** A 429 taught lower limits: ease them back after a quiet period (a new 429 starts it again). */
+  /** A 429 taught lower limits than the configured ones: ease them back after a quiet period (a new 429 starts it again). */
   learned(account: AccountMember): void {
     if (this.closed) return;
     this.learnedAt.set(account, this.clock.now());
