@@ -4,6 +4,7 @@
  * account, run grouped with the accounts' real limits, zero 429s. Two keys
  * configured apart that Kimi answers for as one are merged (Msh-Org-Id).
  */
+import { channel } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/fingerprint.js';
 import { KimiPool, type AccountMergedEvent, type DiscoveredEvent } from '../../src/index.js';
@@ -51,6 +52,28 @@ describe('discover: true on the simulator', () => {
     await Promise.all(Array.from({ length: 30 }, (_, i) => ask(i + 2)));
     expect(sim.stats().totals.rateLimited).toBe(0);
     expect(pool.stats().accounts.map((a) => a.id)).toEqual(['one']);
+    await pool.close();
+  });
+});
+
+describe('removeKey on real HTTP', () => {
+  it('stops the removed keys\' wire watch, and a key added later is watched again', async () => {
+    sim = await startKimiSimulator({ accounts: [{ id: 'org-w', keys: [key('w', 1), key('w', 2)], tier: 'tier1' }] });
+    const bodySent = channel('undici:request:bodySent');
+    const pool = new KimiPool({ baseURL: sim.url, tier: 'tier1', keys: [{ key: key('w', 1), account: 'org-w' }] });
+    const ask = (i: number) => pool.chat.completions.create({ model: 'kimi-k2.5', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 8 });
+    await ask(0);
+    expect(bodySent.hasSubscribers).toBe(true);
+    await pool.addKeys([{ key: key('w', 2), account: 'org-w' }]);
+    await pool.removeKey(fingerprint(key('w', 1)));
+    expect(bodySent.hasSubscribers).toBe(true);
+    await pool.removeKey(fingerprint(key('w', 2)));
+    // No key left: nothing watches the wire any more.
+    expect(bodySent.hasSubscribers).toBe(false);
+    await pool.addKeys([{ key: key('w', 1), account: 'org-w' }]);
+    expect(bodySent.hasSubscribers).toBe(true);
+    await ask(1);
+    expect(pool.stats().keys.map((k) => k.id)).toEqual([fingerprint(key('w', 1))]);
     await pool.close();
   });
 });
