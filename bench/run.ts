@@ -11,16 +11,18 @@ import { runProfile } from './profile.js';
 import { runRedisBench } from './redis.js';
 import { machineSection, writeResults } from './report.js';
 import { runThroughput } from './throughput.js';
+import { runDiscoveryBench } from './discovery.js';
 
 const PARTS = {
   throughput: runThroughput,
   overhead: runOverhead,
   profile: runProfile,
   redis: runRedisBench,
+  discovery: runDiscoveryBench,
 } as const;
 type Part = keyof typeof PARTS;
 
-const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis'] as const;
+const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis', 'discovery'] as const;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
 
 function parseParts(args: readonly string[]): Part[] {
