@@ -42,6 +42,8 @@ export interface EngineHooks {
   probed?(account: AccountMember): void;
   /** A quota error on an account on trial (see AccountMember.probing): it stays out. */
   trialFailed?(account: AccountMember, key: KeyMember, fault: Fault): void;
+  /** An error response to `key` named its organisation (`Msh-Org-Id`). */
+  orgSeen?(key: KeyMember, org: string): void;
   /** A disabled key (being removed) has no request in flight any more. */
   keyIdle?(key: KeyMember): void;
   /** A shared store told of a merge or a re-enabled key or account made by another pool. */
@@ -344,6 +346,8 @@ export class Engine implements DispatchHost {
       const err = error instanceof Error ? error : new KimiPoolError('ERR_API', `The task threw a non-Error value: ${String(error)}`);
       return this.fail(job, fault?.kind === 'aborted' ? new RequestAbortedError(error, this.where(job)) : err);
     }
+    // Errors name the account too (Msh-Org-Id on 429s): two accounts that are one merge.
+    if (fault.orgId !== undefined) this.hooks.orgSeen?.(key, fault.orgId);
     const reaction = reactionTo(fault, this.config.windowMs, account.rateLimitStreak, account.limits);
     switch (reaction.type) {
       case 'bounce': {

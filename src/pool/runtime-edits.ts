@@ -81,6 +81,7 @@ export class RuntimeEdits {
       probed: (account) => this.recovery.probed(account),
       trialFailed: (account, key, fault) => this.recovery.trialFailed(account, key, fault),
       keyIdle: (key) => this.removing.get(key)?.(),
+      orgSeen: (key, org) => this.merger.seen(key, org),
       storeEvent: (event) => this.storeEvent(event),
     };
     // Keys to discover are asked before anything starts.

@@ -132,6 +132,39 @@ describe('Msh-Org-Id merges two configured accounts that are one', () => {
   });
 });
 
+describe('Msh-Org-Id on a 429', () => {
+  it('merges as a success would', async () => {
+    const clock = new ManualClock();
+    const seen = new Set<string>();
+    const fake = new FakeKimi(clock, {
+      windowMs: WINDOW,
+      accounts: [{ id: 'org-a', keys: [key('a', 1), key('a', 2)], limits: ROOMY }],
+      // The first request of each key meets a 429 that names the organisation.
+      script: ({ key: k }) => {
+        if (seen.has(k)) return undefined;
+        seen.add(k);
+        return { status: 429, type: 'rate_limit_reached_error', message: 'Your account org-a<ak-1> request reached organization max concurrency: 10, please try again after 1 seconds', headers: { 'msh-org-id': 'org-a' } };
+      },
+    });
+    const pool = new KimiPool({
+      keys: [{ key: key('a', 1), account: 'x' }, { key: key('a', 2), account: 'y' }],
+      accounts: { x: ROOMY, y: ROOMY },
+      windowMs: WINDOW, safetyMarginMs: 0, clock, random: () => 0.5, clientOptions: { fetch: fake.fetch }, estimatePromptTokens: (p) => promptTokens(p.messages),
+    });
+    const merged: AccountMergedEvent[] = [];
+    pool.on('account-merged', (e) => merged.push(e));
+    const ts = [track(ask(pool, 'a'), clock), track(ask(pool, 'b'), clock)];
+    await clock.advance(0);
+    // Both answered 429 and nothing succeeded yet: merged all the same.
+    expect(ts.some((t) => t.settled)).toBe(false);
+    expect(merged.map((m) => [m.account, m.into, m.org])).toEqual([['y', 'x', 'org-a']]);
+    await settleAll(clock, ts);
+    expect(ts.every((t) => t.error === undefined)).toBe(true);
+    expect(pool.stats().accounts.map((a) => a.id)).toEqual(['x']);
+    await pool.close();
+  });
+});
+
 describe('parsing Kimi answers', () => {
   it.each([
     [{ data: { organization: { id: 'o1', max_concurrency: 50, max_request_per_minute: 200, max_token_per_minute: 2e6, max_token_quota: 1e7 } } }, { ok: true, value: { org: 'o1', limits: { concurrency: 50, rpm: 200, tpm: 2e6, tpd: 1e7 } } }],
