@@ -90,7 +90,11 @@ export class AccountMerger {
     const r = this.roster;
     const from = r.account(fromId);
     if (from === undefined) return;
-    const into = r.account(intoId) ?? r.addAccount(intoId, from.limits, from.tier, r.pinned.get(from) ?? {});
+    let into = r.account(intoId);
+    if (into === undefined) {
+      if (!r.canAddAccounts) return;
+      into = r.addAccount(intoId, from.limits, from.tier, r.pinned.get(from) ?? {});
+    }
     this.mergeInto(from, into, undefined, false);
   }
 }

@@ -56,7 +56,7 @@ export class Discovery {
       const configured = key.account;
       // An account named by the user (not the key's own default one) keeps its name.
       const named = configured.id !== key.id;
-      let target = this.merger.accountFor(org) ?? (named ? configured : r.account(org));
+      let target = this.merger.accountFor(org) ?? (named || !r.canAddAccounts ? configured : r.account(org));
       target ??= r.addAccount(org, configured.limits, configured.tier, r.pinned.get(configured) ?? {});
       if (target !== configured) {
         const [into, from] = named && target.id > configured.id ? [configured, target] : [target, configured];

@@ -6,6 +6,7 @@
  * and the store see it at once, and each emits one event.
  */
 import type { EventEmitter } from 'eventemitter3';
+import { ConfigError } from '../errors.js';
 import type { KimiPoolEvents } from '../events.js';
 import type { Limits, TierName } from '../tiers.js';
 import { quiet } from './awaitable.js';
@@ -32,9 +33,18 @@ export class Roster {
     return this.engine.accounts.find((a) => a.id === id);
   }
 
-  /** A new account with `limits` (already with its pinned values); it takes requests as soon as a key joins it. */
+  /** False for a store of your own without `addAccount`: the pool then keeps the accounts it started with. */
+  get canAddAccounts(): boolean {
+    return this.engine.store.addAccount !== undefined;
+  }
+
+  /**
+   * A new account with `limits` (already with its pinned values); it takes requests as soon as a key joins it.
+   * @throws {ConfigError} when the store cannot take accounts at run time.
+   */
   addAccount(id: string, limits: Limits, tier: TierName, pinned: Partial<Limits> = {}): AccountMember {
     const e = this.engine;
+    if (!this.canAddAccounts) throw new ConfigError(`Account "${id}" is new, and the limit store has no addAccount(): give the key an account the pool started with, or a store that implements addAccount`);
     const account = new AccountMember(id, limits, tier, e.config.safetyMarginMs);
     quiet(e.store.addAccount?.({ id, limits }));
     this.pinned.set(account, pinned);

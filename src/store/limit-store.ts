@@ -81,7 +81,12 @@ export interface LimitStore {
    * pools changed. Called once, before {@link LimitStore.init}.
    */
   listen?(listener: (event: StoreEvent) => void): void;
-  /** Optional: an account the pool learned of at run time (discovery, addKeys). Its limits as configured. */
+  /**
+   * Optional: an account the pool learned of at run time (discovery, addKeys
+   * with a new account), with its limits as configured. Without it the pool
+   * keeps the accounts it started with (discovery names no new account,
+   * addKeys rejects a key of a new one).
+   */
   addAccount?(account: StoreAccount): Awaitable<void>;
   /**
    * Optional: account `from` is account `into` (Kimi said so in `Msh-Org-Id`):
