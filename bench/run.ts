@@ -12,6 +12,7 @@ import { runProfile } from './profile.js';
 import { runRedisBench } from './redis.js';
 import { machineSection, writeResults } from './report.js';
 import { runThroughput } from './throughput.js';
+import { runDiscoveryBench } from './discovery.js';
 
 const PARTS = {
   throughput: runThroughput,
@@ -19,10 +20,11 @@ const PARTS = {
   profile: runProfile,
   redis: runRedisBench,
   'batch-memory': runBatchMemory,
+  discovery: runDiscoveryBench,
 } as const;
 type Part = keyof typeof PARTS;
 
-const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis', 'batch-memory'] as const;
+const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis', 'batch-memory', 'discovery'] as const;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
 
 function parseParts(args: readonly string[]): Part[] {

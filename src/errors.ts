@@ -27,6 +27,7 @@ export type KimiPoolErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_REQUEST_TIMEOUT'
   | 'ERR_POOL_CLOSED'
+  | 'ERR_QUEUE_CLEARED'
   | 'ERR_NO_USABLE_KEY'
   | 'ERR_STORE';
 
@@ -295,4 +296,11 @@ export class StoreError extends KimiPoolError {
 /** True for any error thrown by kimi-pool. */
 export function isKimiPoolError(value: unknown): value is KimiPoolError {
   return value instanceof KimiPoolError;
+}
+
+/** pool.clear() rejected the request before it started. */
+export class QueueClearedError extends KimiPoolError {
+  constructor(message = 'The request was cleared from the queue (pool.clear()) before it started') {
+    super('ERR_QUEUE_CLEARED', message);
+  }
 }

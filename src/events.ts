@@ -134,6 +134,76 @@ export interface MarginEvent {
   readonly dimension: 'rpm' | 'tpm' | undefined;
 }
 
+/**
+ * What the pool learned of a key from Kimi before its first request (option
+ * `discover`): its account and that account's limits.
+ */
+export interface DiscoveredEvent {
+  readonly key: string;
+  /** The account the key runs under from now on. */
+  readonly account: string;
+  /** The Kimi organisation id (`/v1/users/me`), when it answered. */
+  readonly org: string | undefined;
+  /** The account's limits now in force. */
+  readonly limits: Limits;
+  /** Limits taken from Kimi's answer (the others are configured: a configured value wins). */
+  readonly fromKimi: readonly (keyof Limits)[];
+  /** `available_balance` (`/v1/users/me/balance`), when it answered. */
+  readonly balance: number | undefined;
+  /** Why configuration was used instead (an endpoint failed or is missing); undefined when Kimi answered both. */
+  readonly fallback: string | undefined;
+}
+
+/** Two accounts turned out to be one Kimi account (discovery or `Msh-Org-Id`): `account`'s keys now run under `into`. */
+export interface AccountMergedEvent {
+  readonly account: string;
+  readonly into: string;
+  /** The Kimi organisation id, when this pool saw it (undefined when another pool on the store merged them). */
+  readonly org: string | undefined;
+  /** Keys of `into` after the merge. */
+  readonly keys: readonly string[];
+  readonly limits: Limits;
+}
+
+/** An account's limits in force changed. */
+export interface LimitsChangedEvent {
+  readonly account: string;
+  readonly limits: Limits;
+  readonly previous: Limits;
+  /** `set`: pool.setLimits(); `eased`: a limit learned from a 429 moved back toward the configured one after a quiet period; `discovered`: Kimi's answer; `merged`: two accounts became one. */
+  readonly reason: 'set' | 'eased' | 'discovered' | 'merged';
+}
+
+/** A disabled account was checked (balance) on its backoff schedule. */
+export interface AccountCheckEvent {
+  readonly account: string;
+  /** `available_balance`, when the endpoint answered. */
+  readonly balance: number | undefined;
+  /** True: the account takes one request on trial; false: checked again in `nextCheckInMs`. */
+  readonly ok: boolean;
+  readonly nextCheckInMs: number | undefined;
+  readonly message: string;
+}
+
+/** A quota-disabled account works again: a request succeeded on it. */
+export interface AccountRestoredEvent {
+  readonly account: string;
+  /** Time since it was disabled, ms. */
+  readonly disabledMs: number;
+}
+
+/** A key joined the pool at run time (pool.addKeys). */
+export interface KeyAddedEvent {
+  readonly key: string;
+  readonly account: string;
+}
+
+/** A key left the pool (pool.removeKey, here or in another pool on the shared store). */
+export interface KeyRemovedEvent {
+  readonly key: string;
+  readonly account: string;
+}
+
 /** The pool's events, each with one payload object. Events observe; options decide. */
 export interface KimiPoolEvents {
   queued: (event: QueuedEvent) => void;
@@ -148,4 +218,11 @@ export interface KimiPoolEvents {
   idle: (event: IdleEvent) => void;
   warning: (event: WarningEvent) => void;
   margin: (event: MarginEvent) => void;
+  discovered: (event: DiscoveredEvent) => void;
+  'account-merged': (event: AccountMergedEvent) => void;
+  'limits-changed': (event: LimitsChangedEvent) => void;
+  'account-check': (event: AccountCheckEvent) => void;
+  'account-restored': (event: AccountRestoredEvent) => void;
+  'key-added': (event: KeyAddedEvent) => void;
+  'key-removed': (event: KeyRemovedEvent) => void;
 }

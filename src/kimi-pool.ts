@@ -6,10 +6,13 @@ import type { KimiPoolOptions, ScheduleOptions } from './options.js';
 import { Engine } from './pool/engine.js';
 import type { TaskContext } from './pool/task-context.js';
 import { copyCounters, jsonLimits, type PoolStats } from './stats.js';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError, QueueClearedError } from './errors.js';
 import { Unheard } from './unheard.js';
 import { SCHEDULE_OPTIONS, unknownRequestOption } from './option-names.js';
 import { estimatePromptTokens } from './tokens.js';
+import { RuntimeEdits } from './pool/runtime-edits.js';
+import type { LimitOverrides } from './options.js';
+import type { TierName } from './tiers.js';
 
 /**
  * One request queue over many Kimi API keys.
@@ -28,6 +31,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
   /** The OpenAI-compatible front: `pool.chat.completions.create(params, { priority, signal, timeout })`. */
   readonly chat: { readonly completions: ChatCompletions };
   private readonly engine: Engine;
+  private readonly edits: RuntimeEdits;
   private warnedNoMaxTokens = false;
   private readonly unheard = new Unheard();
 
@@ -36,6 +40,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
     super();
     const config = resolveConfig(options);
     this.engine = new Engine(config, options, this);
+    this.edits = new RuntimeEdits(this.engine, options, this);
     const estimate = options.estimatePromptTokens ?? estimatePromptTokens;
     this.chat = {
       completions: chatCompletions(this.engine, estimate, () => {
@@ -90,6 +95,73 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
     return this.engine.submit(fn, tokens, options);
   }
 
+  /**
+   * Adds keys to the running pool, in any form `keys` takes. A key of an
+   * account already in the pool shares its limits; another makes a new
+   * account (limits from `tier`/`accounts` as at construction). Keys to
+   * discover (option `discover`) are asked about first: it resolves once the
+   * keys take requests, with their ids.
+   * @throws {ConfigError} (rejects) when a key is malformed or already in the pool; {PoolClosedError} after close().
+   */
+  addKeys(keys: KimiPoolOptions['keys']): Promise<string[]> {
+    return this.edits.addKeys(keys);
+  }
+
+  /**
+   * Takes a key out of the pool: no new request starts on it (here, and in
+   * every pool sharing the Redis store). Its requests in flight end on it.
+   * With `{ drain: true }` (default) it resolves once they have; with
+   * `drain: false` at once. Removing every key of every account leaves new
+   * requests waiting until {@link KimiPool.addKeys}.
+   * @throws {ConfigError} (rejects) when no key has this id.
+   */
+  removeKey(id: string, options: { readonly drain?: boolean } = {}): Promise<void> {
+    return this.edits.removeKey(id, options.drain !== false);
+  }
+
+  /**
+   * Replaces an account's limits (a tier upgrade): a tier name or any of
+   * `{ concurrency, rpm, tpm, tpd }` (the others stay). They become the
+   * configured limits (what a limit learned from a 429 eases back to) and win
+   * over discovery. Shared through the Redis store.
+   * @throws {ConfigError} when the account is unknown or a value invalid.
+   * @example pool.setLimits('org-1', 'tier2'); pool.setLimits('org-1', { rpm: 500 })
+   */
+  setLimits(account: string, limits: LimitOverrides | TierName): void {
+    this.edits.setLimits(account, limits);
+  }
+
+  /** Starts nothing new until {@link KimiPool.resume}; what runs goes on. */
+  pause(): void {
+    this.engine.dispatcher.paused = true;
+  }
+
+  /** Starts requests again after {@link KimiPool.pause}. */
+  resume(): void {
+    this.engine.dispatcher.paused = false;
+    this.engine.dispatcher.pump();
+  }
+
+  /** True between pause() and resume(). */
+  get isPaused(): boolean {
+    return this.engine.dispatcher.paused;
+  }
+
+  /** Rejects every request still waiting with `QueueClearedError` (what runs goes on); returns how many. */
+  clear(): number {
+    return this.engine.clearQueue(new QueueClearedError());
+  }
+
+  /** Requests waiting to start (queued or backing off), as p-queue's `size`. */
+  get size(): number {
+    return this.engine.dispatcher.waitingJobs;
+  }
+
+  /** Requests running, as p-queue's `pending`. */
+  get pending(): number {
+    return this.engine.inFlight;
+  }
+
   /** Resolves when nothing is queued or in flight (streams being read count as in flight). */
   onIdle(): Promise<void> {
     return this.engine.onIdle();
@@ -102,6 +174,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
    */
   async close(options: { readonly drain?: boolean } = {}): Promise<void> {
     if (options.drain === true) await this.engine.onIdle();
+    this.edits.close();
     await this.engine.close();
   }
 
@@ -112,6 +185,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
     return {
       queued: e.dispatcher.waitingJobs,
       inFlight: e.inFlight,
+      paused: e.dispatcher.paused,
       submitted: e.submitted,
       succeeded: e.succeeded,
       failed: e.failed,
@@ -143,9 +217,17 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
           nextFreeInMs: usable ? u.nextFreeInMs : null,
           safetyMarginMs: a.marginMs,
           unpredicted429s: a.surprises,
+          configuredLimits: jsonLimits(a.configured),
+          org: this.edits.roster.orgOf.get(a) ?? null,
+          onTrial: a.probing,
+          nextCheckInMs: nextCheck(this.edits.recovery.nextCheckAt(a), now),
         };
       }),
       usage: e.usage.stats(),
     };
   }
+}
+
+function nextCheck(at: number | undefined, now: number): number | null {
+  return at === undefined ? null : Math.max(0, at - now);
 }

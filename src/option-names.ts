@@ -8,12 +8,12 @@ import type { AccountConfig, KeyConfig, KimiPoolOptions, ScheduleOptions } from 
 /** Every option of {@link KimiPoolOptions}; tsc fails below when one is added and not listed. */
 export const POOL_OPTIONS = [
   'keys', 'tier', 'accounts', 'baseURL', 'windowMs', 'safetyMarginMs', 'retries', 'retryBaseMs', 'retryMaxMs',
-  'maxRateLimitBounces', 'defaultMaxTokens', 'estimatePromptTokens', 'clientOptions', 'store', 'clock', 'random', 'prices',
+  'maxRateLimitBounces', 'defaultMaxTokens', 'estimatePromptTokens', 'clientOptions', 'store', 'clock', 'random', 'prices', 'discover',
   'idleTimeoutMs', 'attemptTimeoutMs', 'maxRetryAfterMs',
 ] as const;
 const LIMITS = ['concurrency', 'rpm', 'tpm', 'tpd'] as const;
 export const ACCOUNT_OPTIONS = ['tier', ...LIMITS] as const;
-export const KEY_OPTIONS = ['key', 'id', 'account', 'tier', 'baseURL', ...LIMITS] as const;
+export const KEY_OPTIONS = ['key', 'id', 'account', 'tier', 'baseURL', 'discover', ...LIMITS] as const;
 /** A request's options (`create(params, options)`); `schedule()` takes `tokens` too. */
 export const REQUEST_OPTIONS = ['priority', 'signal', 'timeout'] as const;
 export const SCHEDULE_OPTIONS = [...REQUEST_OPTIONS, 'tokens'] as const;

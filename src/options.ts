@@ -22,6 +22,8 @@ export interface KeyConfig extends LimitOverrides {
   readonly tier?: TierName;
   /** A base URL for this key only (keys of .cn and .ai do not mix). @default the pool's `baseURL` */
   readonly baseURL?: string;
+  /** Ask Kimi about this key before its first request (see {@link KimiPoolOptions.discover}). @default the pool's `discover` */
+  readonly discover?: boolean;
 }
 
 /** Limits for a whole account, set once instead of on each of its keys. */
@@ -38,6 +40,16 @@ export interface KimiPoolOptions {
    * @example keys: [{ key: 'sk-a', account: 'org-1', tier: 'tier1' }, { key: 'sk-b', account: 'org-1' }]
    */
   readonly keys?: string | readonly (string | KeyConfig)[] | undefined;
+  /**
+   * Before a key's first request, ask Kimi which account (organisation) it
+   * belongs to and that account's limits (`GET /v1/users/me`) and balance
+   * (`GET /v1/users/me/balance`): keys of one organisation are grouped, and
+   * its limits replace the tier preset. Limit numbers you give (`accounts`,
+   * KeyConfig) win. Keys of no configured account join an account named
+   * after the organisation id. When an endpoint fails, the configuration
+   * stays in force and the `discovered` event says why. @default false
+   */
+  readonly discover?: boolean;
   /** Tier preset for accounts that name none. @default 'tier0' */
   readonly tier?: TierName;
   /** Limits per account id, overriding the tier preset. */

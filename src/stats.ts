@@ -30,6 +30,14 @@ export interface AccountStats extends Counters {
   readonly safetyMarginMs: number;
   /** Rate-limit 429s (RPM, TPM) that came although the limits were known and kept: each means a request reached Kimi late. */
   readonly unpredicted429s: number;
+  /** Limits as configured, discovered or set (setLimits): what a limit learned from a 429 eases back to. */
+  readonly configuredLimits: { readonly [K in keyof Limits]: number | null };
+  /** The Kimi organisation id, once discovery or a response told it. */
+  readonly org: string | null;
+  /** Re-enabled after a quota error: one request at a time until one succeeds. */
+  readonly onTrial: boolean;
+  /** Quota-disabled: ms until its balance is checked again, else null. */
+  readonly nextCheckInMs: number | null;
 }
 
 /** A plain, JSON-serialisable snapshot of the pool. */
@@ -37,6 +45,8 @@ export interface PoolStats {
   /** Requests waiting to start (queued or backing off). */
   readonly queued: number;
   readonly inFlight: number;
+  /** Between pool.pause() and pool.resume(). */
+  readonly paused: boolean;
   readonly submitted: number;
   readonly succeeded: number;
   readonly failed: number;

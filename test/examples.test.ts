@@ -51,6 +51,20 @@ describe('examples', () => {
     expect(r.status).toBe(0);
   });
 
+  it('long-lived discovers its accounts, swaps a key and takes a tier upgrade', () => {
+    const r = run('examples/long-lived.ts');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.match(/: account org-a, concurrency 2/g)).toHaveLength(2);
+    expect(r.stdout.match(/: account org-b, concurrency 2/g)).toHaveLength(3);
+    expect(r.stdout).toMatch(/^added sk-…\w+ to org-b$/m);
+    expect(r.stdout).toMatch(/^removed sk-…\w+ from org-a$/m);
+    expect(r.stdout).toContain('account org-b: concurrency 2 -> 4');
+    expect(r.stdout).toContain('org-a: 1 keys');
+    expect(r.stdout).toContain('org-b: 3 keys');
+    expect(r.stdout).toContain('30 succeeded, 0 failed');
+    expect(r.status).toBe(0);
+  });
+
   it('metrics-worker serves /metrics and counts its requests', () => {
     const r = run('examples/metrics-worker.ts', { REQUESTS: '4', PORT: '0' });
     expect(r.stderr).toBe('');

@@ -125,6 +125,26 @@ export class AccountLimiter {
     if (used > have) window.record(now, used - have);
   }
 
+  /**
+   * Takes over what `other` recorded (the two turned out to be one account):
+   * its starts, its reservations (counted from `now`: later, so never too
+   * early), its pending starts and its requests in flight.
+   */
+  absorb(other: AccountLimiter, now: number): void {
+    const times = [...this.starts.times(), ...other.starts.times()].sort((a, b) => a - b);
+    this.starts.resize(0);
+    this.starts.resize(this.limitsNow.rpm);
+    for (const t of times) this.starts.record(t);
+    const minute = other.minute.sum(now, other.span);
+    if (minute > 0 && this.limitsNow.tpm !== Infinity) this.minute.record(now, minute);
+    const day = other.day.sum(now, other.daySpan);
+    if (day > 0 && this.limitsNow.tpd !== Infinity) this.day.record(now, day);
+    this.pendingStarts += other.pendingStarts;
+    this.pendingTokens += other.pendingTokens;
+    this.inFlight += other.inFlight;
+    if (other.pausedUntil > this.pausedUntil) this.pausedUntil = other.pausedUntil;
+  }
+
   /** Starts within the window ending at `now`, pending ones included (for stats). */
   startsInWindow(now: number): number {
     return this.starts.countSince(now - this.span) + this.pendingStarts;

@@ -50,6 +50,11 @@ export class StartLog {
     return n;
   }
 
+  /** The recorded starts, oldest first. */
+  times(): number[] {
+    return [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+  }
+
   /** Changes the limit, keeping the most recent starts. */
   resize(limit: number): void {
     const ordered = [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];

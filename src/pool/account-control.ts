@@ -79,6 +79,8 @@ export class AccountControl {
     const account = this.accounts.find((a) => a.id === event.account);
     if (account === undefined || this.closed) return;
     if (event.type === 'wake') return this.dispatcher.wake(account);
+    // Handled by the modules that made them (account merging, recovery).
+    if (event.type === 'merged' || event.type === 'enabled') return;
     if (event.type === 'limits') {
       account.limits = event.limits;
       // What did not fit before may fit now, or fit nowhere: decide again.

@@ -53,6 +53,10 @@ export class Dispatcher {
   private deciding: Job | undefined;
   private storeFailures = 0;
   private closed = false;
+  /** Gates that must open before anything starts (discovery); see {@link Dispatcher.gate}. */
+  private gates = 0;
+  /** pool.pause(): nothing new starts until resume(). */
+  paused = false;
 
   constructor(
     private readonly accounts: readonly AccountMember[],
@@ -120,6 +124,32 @@ export class Dispatcher {
     account.place = 'dead';
   }
 
+  /** Starts nothing until `until` settles, however it settles; several gates may be shut at once. */
+  gate(until: Promise<void>): void {
+    this.gates++;
+    const open = (): void => {
+      this.gates--;
+      this.pump();
+    };
+    until.then(open, open);
+  }
+
+  /** A new account (added at run time) takes requests from now on. */
+  add(account: AccountMember): void {
+    account.place = 'ready';
+    this.ready.push(account);
+    this.pump();
+  }
+
+  /** An account that was dead (disabled, no key) can take requests again. */
+  revive(account: AccountMember): void {
+    if (account.place === 'dead') {
+      account.place = 'ready';
+      this.ready.push(account);
+    }
+    this.pump();
+  }
+
   /** Removes and returns every job still waiting. */
   close(): Job[] {
     this.closed = true;
@@ -156,7 +186,7 @@ export class Dispatcher {
 
   /** Runs whatever can start now, then sleeps until the earliest moment more can. */
   pump(): void {
-    if (this.pumping || this.acquiring || this.closed) {
+    if (this.pumping || this.acquiring || this.closed || this.gates > 0 || this.paused) {
       this.again = true;
       return;
     }
@@ -182,6 +212,11 @@ export class Dispatcher {
       if (account.place !== 'ready') continue;
       if (!account.usable) {
         account.place = 'dead';
+        continue;
+      }
+      // On trial after a quota error: one request at a time until one succeeds.
+      if (account.probing && account.inFlight > 0) {
+        account.place = 'blocked';
         continue;
       }
       const job = this.queue.peek() as Job;

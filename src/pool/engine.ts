@@ -18,7 +18,7 @@ import { classifyError, type Fault } from '../kimi-errors.js';
 import type { KimiPoolOptions, RequestOptions } from '../options.js';
 import { backoffDelay } from '../retry-timing.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { Awaitable, LimitStore } from '../store/limit-store.js';
+import type { Awaitable, LimitStore, StoreEvent } from '../store/limit-store.js';
 import { Dispatcher, type DispatchHost } from './dispatcher.js';
 import { Job } from './job.js';
 import { AccountMember, KeyMember } from './members.js';
@@ -38,6 +38,24 @@ import { boundedHints } from './reactions.js';
 const settledTask = (): never => {
   throw new Error('kimi-pool: a settled request ran again');
 };
+import type { ResolvedKey } from '../config.js';
+import type { Limits } from '../tiers.js';
+
+/** What other modules (recovery) hear of from the engine. */
+export interface EngineHooks {
+  /** A 429 taught lower limits (they were `before`). */
+  learned?(account: AccountMember, before: Limits): void;
+  /** A request succeeded on an account that was on trial (see AccountMember.probing). */
+  probed?(account: AccountMember): void;
+  /** A quota error on an account on trial (see AccountMember.probing): it stays out. */
+  trialFailed?(account: AccountMember, key: KeyMember, fault: Fault): void;
+  /** An error response to `key` named its organisation (`Msh-Org-Id`). */
+  orgSeen?(key: KeyMember, org: string): void;
+  /** A disabled key (being removed) has no request in flight any more. */
+  keyIdle?(key: KeyMember): void;
+  /** A shared store told of a merge or a re-enabled key or account made by another pool. */
+  storeEvent?(event: Extract<StoreEvent, { type: 'merged' | 'enabled' }>): void;
+}
 
 /** Errors a failed attempt is rejected with when p-retry should run another. */
 const retrying = new WeakSet<object>();
@@ -63,39 +81,32 @@ export class Engine implements DispatchHost {
   retries = 0;
   bounces = 0;
   closed = false;
-  private readonly control: AccountControl;
+  readonly control: AccountControl;
+  /** Set by the modules that recover accounts and limits. */
+  hooks: EngineHooks = {};
   readonly margins: MarginLearner;
   /** Tokens and cost of successful responses, per account and model. */
   readonly usage: UsageBook;
   private idleWaiters: (() => void)[] = [];
-  /** Stops watching Node's fetch for this pool's keys. */
-  private readonly unwatch: (() => void)[] = [];
+  /** Stops watching Node's fetch for each key. */
+  private readonly unwatch = new Map<KeyMember, () => void>();
   private toldRetryAfter = false;
+  /** Each key's response deadlines and Msh-Org-Id watch. */
+  private readonly fetches: KeyFetches;
 
   constructor(
     readonly config: ResolvedConfig,
-    options: KimiPoolOptions,
+    private readonly options: KimiPoolOptions,
     private readonly events: EventEmitter<KimiPoolEvents>,
   ) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.usage = new UsageBook(options.prices === undefined ? KIMI_PRICES_USD : parsePriceTable(options.prices, 'Option `prices`'));
     this.store = options.store ?? new MemoryStore();
-    const userFetch = options.clientOptions?.fetch;
-    const fetches = new KeyFetches(this.clock, config, (message) => events.emit('warning', { code: 'shared_account', message }));
+    this.fetches = new KeyFetches(this.clock, config, (message) => events.emit('warning', { code: 'shared_account', message }));
     for (const a of config.accounts) {
       const account = new AccountMember(a.id, a.limits, a.tier, config.safetyMarginMs);
-      for (const k of a.keys) {
-        // Node's own fetch tells when it wrote a request (see watchWire); a user's fetch, only when it is called.
-        const departures = new KeyDepartures(this.leftFor);
-        // Response deadlines and Msh-Org-Id outermost: they see the response whoever sent the request.
-        const fetch = fetches.guard(departures.wrap(userFetch, userFetch === undefined), k.id, a.id);
-        const client = new OpenAI({ ...options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
-        if (userFetch === undefined) this.unwatch.push(watchWire(k.apiKey, departures));
-        const key = new KeyMember(k.id, account, client, departures);
-        account.keys.push(key);
-        this.keys.push(key);
-      }
+      for (const k of a.keys) this.addKey(k, account);
       this.accounts.push(account);
     }
     this.dispatcher = new Dispatcher(this.accounts, this.store, this.clock, this);
@@ -106,7 +117,10 @@ export class Engine implements DispatchHost {
       }
     });
     this.margins = new MarginLearner(config, this.store, this.clock, events);
-    this.store.listen?.((event) => this.control.storeEvent(event));
+    this.store.listen?.((event) => {
+      if (event.type === 'merged' || event.type === 'enabled') this.hooks.storeEvent?.(event);
+      else this.control.storeEvent(event);
+    });
     const init = this.store.init({
       accounts: this.accounts.map((a) => ({ id: a.id, limits: a.limits })),
       windowMs: config.windowMs,
@@ -124,6 +138,37 @@ export class Engine implements DispatchHost {
       randomize: false,
       shouldRetry: ({ error }) => retrying.has(error),
     };
+  }
+
+  /** Builds a key's client (at construction or at run time) and adds the key to `account`. */
+  addKey(k: ResolvedKey, account: AccountMember): KeyMember {
+    const userFetch = this.options.clientOptions?.fetch;
+    // Node's own fetch tells when it wrote a request (see watchWire); a user's fetch, only when it is called.
+    const departures = new KeyDepartures(this.leftFor);
+    // Response deadlines and Msh-Org-Id outermost: they see the response whoever sent the request.
+    let key: KeyMember | undefined;
+    // Every response names its account (Msh-Org-Id): two configured accounts that are one merge.
+    const onOrg = (org: string): void => {
+      if (key !== undefined) this.hooks.orgSeen?.(key, org);
+    };
+    const fetch = this.fetches.guard(departures.wrap(userFetch, userFetch === undefined), k.id, account.id, onOrg);
+    const client = new OpenAI({ ...this.options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
+    key = new KeyMember(k.id, account, client, departures);
+    if (userFetch === undefined) this.unwatch.set(key, watchWire(k.apiKey, departures));
+    account.keys.push(key);
+    this.keys.push(key);
+    return key;
+  }
+
+  /** Takes a key out of the pool for good (its requests in flight end on their own) and stops its wire watch. */
+  dropKey(key: KeyMember): void {
+    this.unwatch.get(key)?.();
+    this.unwatch.delete(key);
+    const i = this.keys.indexOf(key);
+    if (i >= 0) this.keys.splice(i, 1);
+    const list = key.account.keys;
+    const j = list.indexOf(key);
+    if (j >= 0) list.splice(j, 1);
   }
 
   /** Queues `fn` to run on a key with `tokens` reserved; settles once. */
@@ -281,6 +326,7 @@ export class Engine implements DispatchHost {
     const account = job.account as AccountMember;
     const key = job.key as KeyMember;
     account.rateLimitStreak = 0;
+    if (account.probing) this.hooks.probed?.(account);
     account.counters.succeeded++;
     key.counters.succeeded++;
     if (usedTokens !== undefined) {
@@ -316,6 +362,8 @@ export class Engine implements DispatchHost {
       const err = error instanceof Error ? error : new KimiPoolError('ERR_API', `The task threw a non-Error value: ${String(error)}`);
       return this.fail(job, fault?.kind === 'aborted' ? new RequestAbortedError(error, this.where(job)) : err);
     }
+    // Errors name the account too (Msh-Org-Id on 429s): two accounts that are one merge.
+    if (fault.orgId !== undefined) this.hooks.orgSeen?.(key, fault.orgId);
     const reaction = reactionTo(fault, this.config.windowMs, account.rateLimitStreak, account.limits);
     switch (reaction.type) {
       case 'bounce': {
@@ -323,8 +371,10 @@ export class Engine implements DispatchHost {
         key.count429(dim);
         account.rateLimitStreak++;
         if (reaction.learned !== undefined) {
+          const before = account.limits;
           account.limits = reaction.learned;
           quiet(this.store.setLimits(account.id, reaction.learned));
+          this.hooks.learned?.(account, before);
         }
         // Limits as we know them, and still a 429: the request reached Kimi later than the ledger allowed for.
         if (reaction.learned === undefined && (dim === 'rpm' || dim === 'tpm')) this.margins.surprise(account, dim);
@@ -356,7 +406,8 @@ export class Engine implements DispatchHost {
       case 'disable-account':
         if (fault.status === 429) key.count429('quota');
         key.count('quotaErrors');
-        this.control.disableAccount(account, key, fault);
+        if (account.probing && !account.disabled && this.hooks.trialFailed !== undefined) this.hooks.trialFailed(account, key, fault);
+        else this.control.disableAccount(account, key, fault);
         this.releaseSlot(job);
         return this.requeue(job);
       case 'retry':
@@ -441,6 +492,7 @@ export class Engine implements DispatchHost {
     account.inFlight--;
     key.inFlight--;
     this.inFlight--;
+    if (key.disabled && key.inFlight === 0) this.hooks.keyIdle?.(key);
     if (first instanceof Promise) after(first, () => this.giveBack(account, job.seq));
     else this.giveBack(account, job.seq);
   }
@@ -549,6 +601,16 @@ export class Engine implements DispatchHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Rejects every request still waiting with `error` (pool.clear()); what runs goes on. */
+  clearQueue(error: KimiPoolError): number {
+    const jobs = this.dispatcher.drainAll();
+    for (const job of jobs) {
+      job.state = 'between';
+      this.fail(job, error);
+    }
+    return jobs.length;
+  }
+
   /** Rejects what waits, lets what runs finish, then closes the store. */
   async close(): Promise<void> {
     if (!this.closed) {
@@ -559,7 +621,8 @@ export class Engine implements DispatchHost {
       }
       this.control.close();
       this.margins.close();
-      for (const stop of this.unwatch.splice(0)) stop();
+      for (const stop of this.unwatch.values()) stop();
+      this.unwatch.clear();
     }
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.store.close();

@@ -18,10 +18,12 @@ export class KeyFetches {
     private readonly sharedAccount: (message: string) => void,
   ) {}
 
-  /** `inner`, the fetch of one key, guarded. */
-  guard(inner: Fetch, key: string, account: string): Fetch {
+  /** `inner`, the fetch of one key, guarded; `onOrg` hears each response's `Msh-Org-Id` (account merging). */
+  guard(inner: Fetch, key: string, account: string, onOrg?: (org: string) => void): Fetch {
     return guardFetch(inner, this.clock, this.config, (headers) => {
-      const message = this.orgs.see(headers.get('msh-org-id'), account, key);
+      const org = headers.get('msh-org-id');
+      if (org !== null && org !== '') onOrg?.(org);
+      const message = this.orgs.see(org, account, key);
       if (message !== undefined) this.sharedAccount(message);
     });
   }

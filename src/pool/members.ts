@@ -70,7 +70,8 @@ export class KeyMember {
 
   constructor(
     readonly id: string,
-    readonly account: AccountMember,
+    /** Changes when the key turns out to share another account (discovery, Msh-Org-Id). */
+    public account: AccountMember,
     readonly client: OpenAI,
     /** When this key's requests leave the process. */
     readonly departures: KeyDepartures,
@@ -123,6 +124,10 @@ export class AccountMember {
   marginChangedAt = -Infinity;
   /** Rate-limit 429s the ledger did not predict. */
   surprises = 0;
+  /** Limits as configured, discovered or set (setLimits): what a limit learned from a 429 eases back to. */
+  configured: Limits;
+  /** Re-enabled after a quota error, on trial: one request at a time until one succeeds. */
+  probing = false;
   readonly counters = newCounters();
   private rr = 0;
 
@@ -133,6 +138,7 @@ export class AccountMember {
     marginMs: number,
   ) {
     this.marginMs = marginMs;
+    this.configured = limits;
   }
 
   /** True while some key of the account can take requests. */

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { NEVER, type AccountUsage, type DisabledInfo, type LimitStore, type StoreContext, type StoreEvent } from '../store/limit-store.js';
+import { NEVER, type AccountUsage, type DisabledInfo, type LimitStore, type StoreAccount, type StoreContext, type StoreEvent } from '../store/limit-store.js';
 import { WINDOWS_PER_DAY, type Limits } from '../tiers.js';
 import { RedisStoreError, isPermanent, isPermanentReply, storeError } from './errors.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { connectRedis, connectSubscriber, isNoScript, type OwnedClient, type RedisClientLike, type RedisSubscriberLike } from './redis-client.js';
+import { ENABLE_LUA, MERGE_LUA, MERGES_LUA } from './edit-scripts.js';
 import { absorbReply, newAccountState, type AbsorbingStore, type AccountState } from './account-state.js';
 import { ACQUIRE, DISABLE, OBSERVE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, encodeLimits, parseReply, type Reply, type Script } from './scripts.js';
 
@@ -70,10 +71,7 @@ export class RedisStore implements LimitStore {
     this.restampAfterMs = Math.max(2, context.safetyMarginMs / 5);
     // Idle state lives one day window past its last use, then Redis drops it.
     this.ttl = Math.ceil(this.daySpan + this.span + this.leaseMs);
-    for (const a of context.accounts) {
-      const cfg = encodeLimits(a.limits);
-      this.accounts.set(a.id, newAccountState(a.id, accountKeys(this.prefix, a.id), cfg, this.span, this.daySpan));
-    }
+    for (const a of context.accounts) this.addAccount(a);
     this.started = this.start();
     return this.started;
   }
@@ -103,6 +101,50 @@ export class RedisStore implements LimitStore {
       await this.owned.connect().catch((error: unknown) => Promise.reject(storeError('connect', error, false)));
     }
     await Promise.all([...this.accounts.values()].map((a) => this.sync(a)));
+    await this.readMerges();
+  }
+
+  /** An account learned of at run time (or at init): its state is joined on first use. */
+  addAccount(account: StoreAccount): void {
+    if (this.accounts.has(account.id)) return;
+    this.accounts.set(account.id, newAccountState(account.id, accountKeys(this.prefix, account.id), encodeLimits(account.limits), this.span, this.daySpan));
+  }
+
+  /**
+   * Records that `from` is `into` (Msh-Org-Id, discovery) and tells the other
+   * pools (event `merged`); pools that start later read it at init. Usage
+   * recorded under `from` stays there: for one window the two may count
+   * apart, and a 429 then is handled as any other. Never rejects.
+   */
+  merge(from: string, into: string): Promise<void> {
+    const message = JSON.stringify({ t: 'm', w: this.workerId, a: from, i: into });
+    return this.persist(() => this.eval(MERGE_LUA, [`${this.prefix}merges`], [from, into, this.sub !== undefined ? this.channel : '', message]));
+  }
+
+  /** Clears a disabled flag (recovery, a key added again) and tells the other pools (event `enabled`). Never rejects. */
+  enable(info: { readonly scope: 'key' | 'account'; readonly account: string; readonly key: string | undefined }): Promise<void> {
+    const a = this.accounts.get(info.account);
+    if (a === undefined) return Promise.resolve();
+    const field = info.scope === 'account' ? 'off' : `k:${info.key ?? ''}`;
+    a.seen.delete(field);
+    const message = JSON.stringify({ t: 'e', w: this.workerId, a: a.id, f: field });
+    return this.persist(() => this.eval(ENABLE_LUA, [a.keys[0] as string], [field, this.sub !== undefined ? this.channel : '', message]));
+  }
+
+  /** Merges recorded by pools before this one started. */
+  private async readMerges(): Promise<void> {
+    const raw = await this.eval(MERGES_LUA, [`${this.prefix}merges`], []).catch(() => []);
+    if (!Array.isArray(raw)) return;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const from = String(raw[i]);
+      if (this.accounts.has(from)) this.emit({ type: 'merged', account: from, into: String(raw[i + 1]) });
+    }
+  }
+
+  private eval(lua: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const client = this.client;
+    if (client === undefined) return Promise.reject(new RedisStoreError('Redis store: init() has not run', { permanent: true }));
+    return client.eval(lua, keys.length, ...keys, ...args);
   }
 
   async acquire(account: string, tokens: number, lease: number): Promise<number> {
@@ -306,6 +348,12 @@ export class RedisStore implements LimitStore {
     const a = this.accounts.get(m.a);
     if (a === undefined) return;
     if (m.t === 'w') this.wake(a, false);
+    else if (m.t === 'm' && typeof (m as { i?: unknown }).i === 'string') this.emit({ type: 'merged', account: a.id, into: (m as { i: string }).i });
+    else if (m.t === 'e' && typeof (m as { f?: unknown }).f === 'string') {
+      const field = (m as { f: string }).f;
+      a.seen.delete(field);
+      this.emit({ type: 'enabled', scope: field === 'off' ? 'account' : 'key', account: a.id, key: field === 'off' ? undefined : field.slice(2) });
+    }
     // The answer carries the disabled fields; absorbing it reports them.
     else if (m.t === 'd') this.call(RENEW, a, [this.leaseMs]).catch(noop);
   }

@@ -81,6 +81,21 @@ export interface LimitStore {
    * pools changed. Called once, before {@link LimitStore.init}.
    */
   listen?(listener: (event: StoreEvent) => void): void;
+  /**
+   * Optional: an account the pool learned of at run time (discovery, addKeys
+   * with a new account), with its limits as configured. Without it the pool
+   * keeps the accounts it started with (discovery names no new account,
+   * addKeys rejects a key of a new one).
+   */
+  addAccount?(account: StoreAccount): Awaitable<void>;
+  /**
+   * Optional: account `from` is account `into` (Kimi said so in `Msh-Org-Id`):
+   * from now on calls for `from` count on `into`, and a shared store tells
+   * every pool on it (event `merged`). Must not reject.
+   */
+  merge?(from: string, into: string): Awaitable<void>;
+  /** Optional: a key or an account disabled earlier works again (recovery); a shared store tells the other pools. Must not reject. */
+  enable?(info: { readonly scope: 'key' | 'account'; readonly account: string; readonly key: string | undefined }): Awaitable<void>;
 }
 
 /** A key or an account taken out of service, as shared through a store. */
@@ -101,6 +116,10 @@ export type StoreEvent =
   | ({ readonly type: 'disabled' } & DisabledInfo)
   /** The account's limits in the store changed (another pool learned them from a 429). */
   | { readonly type: 'limits'; readonly account: string; readonly limits: Limits }
+  /** Another pool found that account `account` is account `into` (see {@link LimitStore.merge}). */
+  | { readonly type: 'merged'; readonly account: string; readonly into: string }
+  /** Another pool re-enabled a key or an account (see {@link LimitStore.enable}). */
+  | { readonly type: 'enabled'; readonly scope: 'key' | 'account'; readonly account: string; readonly key: string | undefined }
   /** Something the user should know about the store (e.g. its state was lost). */
   | { readonly type: 'warning'; readonly code: 'store_state_lost'; readonly message: string };
 

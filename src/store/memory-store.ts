@@ -1,15 +1,19 @@
 import type { Clock } from '../clock.js';
 import { AccountLimiter } from '../limits/account-limiter.js';
 import type { Limits } from '../tiers.js';
-import type { AccountUsage, LimitStore, StoreContext } from './limit-store.js';
+import type { AccountUsage, LimitStore, StoreAccount, StoreContext } from './limit-store.js';
 
 /** The default store: limits held in this process, decided synchronously. */
 export class MemoryStore implements LimitStore {
   private readonly limiters = new Map<string, AccountLimiter>();
   private clock: Clock | undefined;
+  private windowMs = 60_000;
+  private marginMs = 0;
 
   init(context: StoreContext): void {
     this.clock = context.clock;
+    this.windowMs = context.windowMs;
+    this.marginMs = context.safetyMarginMs;
     for (const a of context.accounts) {
       this.limiters.set(a.id, new AccountLimiter(a.limits, context.windowMs, context.safetyMarginMs));
     }
@@ -58,6 +62,20 @@ export class MemoryStore implements LimitStore {
       pausedUntil: l.pausedUntil > now ? l.pausedUntil : null,
       nextFreeInMs: wait === Infinity ? null : Math.max(0, wait),
     };
+  }
+
+  addAccount(account: StoreAccount): void {
+    if (this.limiters.has(account.id)) return;
+    this.limiters.set(account.id, new AccountLimiter(account.limits, this.windowMs, this.marginMs));
+  }
+
+  /** `from` is `into`: `into` takes over what `from` recorded, and calls for `from` count on `into` from now on. */
+  merge(from: string, into: string): void {
+    const a = this.limiter(from);
+    const b = this.limiter(into);
+    if (a === b) return;
+    b.absorb(a, (this.clock as Clock).now());
+    for (const [id, l] of this.limiters) if (l === a) this.limiters.set(id, b);
   }
 
   close(): void {}

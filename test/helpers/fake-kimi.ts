@@ -58,7 +58,9 @@ export interface FakeKimiOptions {
 
 interface AccountState {
   readonly id: string;
-  readonly limits: Limits;
+  limits: Limits;
+  /** `available_balance`; at 0 or below chat answers a quota 429. */
+  balance: number;
   inFlight: number;
   readonly starts: number[];
   readonly tokens: { t: number; n: number }[];
@@ -75,6 +77,8 @@ export class FakeKimi {
   readonly arrivals: Arrival[] = [];
   readonly refused: { t: number; account: string; dimension: string }[] = [];
   maxInFlight = new Map<string, number>();
+  /** Questions to /users/me and /users/me/balance. */
+  readonly asked: { t: number; path: 'me' | 'balance'; account: string }[] = [];
   private readonly accounts = new Map<string, AccountState>();
   private readonly byKey = new Map<string, AccountState>();
   private n = 0;
@@ -84,10 +88,17 @@ export class FakeKimi {
     private readonly options: FakeKimiOptions,
   ) {
     for (const a of options.accounts) {
-      const state: AccountState = { id: a.id, limits: { ...TIERS.tier0, ...a.limits }, inFlight: 0, starts: [], tokens: [] };
+      const state: AccountState = { id: a.id, limits: { ...TIERS.tier0, ...a.limits }, balance: 100, inFlight: 0, starts: [], tokens: [] };
       this.accounts.set(a.id, state);
       for (const k of a.keys) this.byKey.set(k, state);
     }
+  }
+
+  /** Changes an account while it runs: its balance (a top-up) or its limits (a tier change). */
+  setAccount(id: string, patch: { balance?: number; limits?: Partial<Limits> }): void {
+    const a = this.accounts.get(id) as AccountState;
+    if (patch.balance !== undefined) a.balance = patch.balance;
+    if (patch.limits !== undefined) a.limits = { ...a.limits, ...patch.limits };
   }
 
   /** The `fetch` to give the pool's `clientOptions`. */
@@ -95,12 +106,24 @@ export class FakeKimi {
     const signal = init?.signal ?? undefined;
     const auth = new Headers(init?.headers).get('authorization') ?? '';
     const key = auth.replace(/^Bearer /, '');
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const body = JSON.parse(String(init?.body ?? '{}')) as Record<string, unknown>;
     const network = this.options.networkMs?.() ?? 0;
     await this.sleep(network, signal);
     const n = this.n++;
     const account = this.byKey.get(key);
     if (account === undefined) return this.error(401, 'invalid_authentication_error', 'Invalid Authentication');
+    const path = new URL(url).pathname;
+    if (path.endsWith('/users/me') || path.endsWith('/users/me/balance')) {
+      this.asked.push({ t: this.clock.now(), path: path.endsWith('/balance') ? 'balance' : 'me', account: account.id });
+      const l = account.limits;
+      const n = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
+      const data = path.endsWith('/balance')
+        ? { available_balance: account.balance, voucher_balance: 0, cash_balance: account.balance }
+        : { organization: { id: account.id, max_concurrency: n(l.concurrency), max_request_per_minute: n(l.rpm), max_token_per_minute: n(l.tpm), max_token_quota: n(l.tpd) } };
+      return new Response(JSON.stringify({ code: 0, data, scode: '0x0', status: true }), { status: 200, headers: { 'content-type': 'application/json' } });
+    }
+    if (account.balance <= 0) return this.error(429, 'exceeded_current_quota_error', 'Your account is suspended due to insufficient balance, please recharge your account');
     const scripted = this.options.script?.({ key, account: account.id, n, body });
     if (scripted?.delayMs !== undefined) await this.sleep(scripted.delayMs, signal);
     if (scripted?.drop === 'timeout') throw new TypeError('fetch failed', { cause: Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' }) });

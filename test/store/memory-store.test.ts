@@ -55,3 +55,29 @@ describe('MemoryStore on a manual clock (exact times)', () => {
     expect(sent(s, 'a', 160, 2)).toBe(NEVER);
   });
 });
+
+describe('MemoryStore: accounts added and merged at run time', () => {
+  const limits = { concurrency: 2, rpm: 2, tpm: 100, tpd: 1000 };
+
+  it('an added account has its own limits; a merged one counts on the one kept, with what it recorded', async () => {
+    const clock = new ManualClock();
+    const s = new MemoryStore();
+    s.init({ accounts: [{ id: 'a', limits }], windowMs: 1000, safetyMarginMs: 0, clock });
+    s.addAccount({ id: 'b', limits });
+    expect(sent(s, 'a', 10, 1)).toBe(0);
+    await clock.advance(100);
+    expect(sent(s, 'b', 10, 2)).toBe(0);
+    expect(sent(s, 'b', 10, 3)).toBe(0);
+    s.merge('b', 'a');
+    // a holds b's two starts and in-flight leases besides its own: at concurrency and RPM.
+    expect(s.usage('a')).toMatchObject({ inFlight: 3, startsInWindow: 2 });
+    expect(s.acquire('a', 1, 4)).toBe(Infinity);
+    // A release of b's lease frees a's slot (calls for b count on a).
+    s.release('b', 2);
+    s.release('b', 3);
+    s.release('a', 1);
+    expect(s.usage('b')).toEqual(s.usage('a'));
+    // The RPM window still holds b's starts of t=100 (a's start of t=0 dropped out of the last 2).
+    expect(sent(s, 'a', 1, 5)).toBe(1000);
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * The endpoints besides chat: models, token estimate, balance. They need a
+ * The endpoints besides chat: models, token estimate, balance, users/me. They need a
  * valid key but never count toward the account's limits, as on Kimi.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -45,6 +45,31 @@ export function balance(account: AccountState, res: ServerResponse, headers: Out
   sendJson(res, 200, headers, {
     code: 0,
     data: { available_balance: account.balance, voucher_balance: 0, cash_balance: account.balance },
+    scode: '0x0',
+    status: true,
+  });
+}
+
+/**
+ * `GET /v1/users/me` (undocumented on Kimi): the organisation's id and limits
+ * as they stand now (a tier change shows at once). An unlimited TPD is left
+ * out: JSON has no Infinity.
+ */
+export function me(account: AccountState, res: ServerResponse, headers: OutgoingHttpHeaders): void {
+  const l = account.limits;
+  const n = (v: number): number | undefined => (Number.isFinite(v) ? v : undefined);
+  sendJson(res, 200, headers, {
+    code: 0,
+    data: {
+      id: account.uid,
+      organization: {
+        id: account.id,
+        max_concurrency: n(l.concurrency),
+        max_request_per_minute: n(l.rpm),
+        max_token_per_minute: n(l.tpm),
+        max_token_quota: n(l.tpd),
+      },
+    },
     scode: '0x0',
     status: true,
   });

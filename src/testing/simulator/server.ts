@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { Socket } from 'node:net';
 import type { AccountState } from './accounts.js';
 import { handleChat } from './chat.js';
-import { balance, estimateTokens, listModels } from './endpoints.js';
+import { balance, estimateTokens, listModels, me } from './endpoints.js';
 import { kimiErrors } from './errors.js';
 import { BodyTooLargeError, readBody, sendError, sleep } from './http.js';
 import { resolveOptions } from './options.js';
@@ -94,6 +94,9 @@ async function handle(state: SimulatorState, req: IncomingMessage, res: ServerRe
       return;
     case 'GET /v1/users/me/balance':
       balance(account, res, headers);
+      return;
+    case 'GET /v1/users/me':
+      me(account, res, headers);
       return;
     default:
       sendError(res, headers, kimiErrors.routeNotFound(req.method ?? 'GET', path));

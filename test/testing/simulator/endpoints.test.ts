@@ -221,6 +221,24 @@ describe('other endpoints', () => {
     expect(ids).toEqual(['kimi-k2.5', 'moonshot-v1-8k']);
   });
 
+  it('answers /users/me in Kimi\'s shape, with the limits in force after a tier change', async () => {
+    const s = await start();
+    const me = await call(s, 'sk-b', '/users/me');
+    expect(me.status).toBe(200);
+    // tier0 with rpm 1.
+    expect(me.json).toEqual({
+      code: 0,
+      data: { id: expect.any(String), organization: { id: 'org-b', max_concurrency: 1, max_request_per_minute: 1, max_token_per_minute: 500_000, max_token_quota: 1_500_000 } },
+      scode: '0x0',
+      status: true,
+    });
+    s.setAccount('org-b', { tier: 'tier3', limits: { rpm: 777 } });
+    const after = (await call(s, 'sk-b', '/users/me')).json.data.organization;
+    // JSON has no Infinity: an unlimited TPD is left out.
+    expect(after).toEqual({ id: 'org-b', max_concurrency: 200, max_request_per_minute: 777, max_token_per_minute: 3_000_000 });
+    expect((await call(s, 'sk-unknown-key-000', '/users/me')).status).toBe(401);
+  });
+
   it('serves the default model list', async () => {
     const s = await start();
     const ids = (await call(s, 'sk-a1', '/models')).json.data.map((m: { id: string }) => m.id);
