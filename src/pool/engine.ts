@@ -151,7 +151,7 @@ export class Engine implements DispatchHost {
     const onOrg = (org: string): void => {
       if (key !== undefined) this.hooks.orgSeen?.(key, org);
     };
-    const fetch = this.fetches.guard(departures.wrap(userFetch, userFetch === undefined), k.id, account.id, onOrg);
+    const fetch = this.fetches.guard(departures.wrap(userFetch, userFetch === undefined), k.id, () => key?.account.id ?? account.id, onOrg);
     const client = new OpenAI({ ...this.options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
     key = new KeyMember(k.id, account, client, departures);
     if (userFetch === undefined) this.unwatch.set(key, watchWire(k.apiKey, departures));

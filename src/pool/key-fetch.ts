@@ -18,12 +18,15 @@ export class KeyFetches {
     private readonly sharedAccount: (message: string) => void,
   ) {}
 
-  /** `inner`, the fetch of one key, guarded; `onOrg` hears each response's `Msh-Org-Id` (account merging). */
-  guard(inner: Fetch, key: string, account: string, onOrg?: (org: string) => void): Fetch {
+  /**
+   * `inner`, the fetch of one key, guarded; `account` tells the key's account
+   * now (accounts found to be one merge), `onOrg` hears each response's `Msh-Org-Id`.
+   */
+  guard(inner: Fetch, key: string, account: () => string, onOrg?: (org: string) => void): Fetch {
     return guardFetch(inner, this.clock, this.config, (headers) => {
       const org = headers.get('msh-org-id');
       if (org !== null && org !== '') onOrg?.(org);
-      const message = this.orgs.see(org, account, key);
+      const message = this.orgs.see(org, account(), key);
       if (message !== undefined) this.sharedAccount(message);
     });
   }

@@ -17,22 +17,21 @@ afterEach(async () => {
 
 const rpm = { error: { type: 'rate_limit_reached_error', message: 'Your account org-1<ak-1> request reached organization max RPM: 3, please try again after 1 seconds' } };
 
-describe('shared_account', () => {
+describe('Msh-Org-Id on every answer', () => {
   const answers: [string, number, unknown][] = [
     ['every answer a 429', 429, rpm],
     ['every answer a 500', 500, { error: { type: 'server_error', message: 'boom' } }],
     ['every answer a success', 200, completion('ok')],
   ];
-  it.each(answers)('is learned when %s', async (_, status, body) => {
+  it.each(answers)('merges the two accounts of one Kimi account when %s', async (_, status, body) => {
     server = await loopback((_, res) => sendJson(res, status, body, { 'msh-org-id': 'org-shared' }));
     pool = poolOn(server.url, { retries: 0, maxRateLimitBounces: 0 }, ['a', 'b']);
-    const warnings: WarningEvent[] = [];
-    pool.on('warning', (w) => warnings.push(w));
+    const merged: string[] = [];
+    pool.on('account-merged', (e) => merged.push(e.org ?? ''));
     await Promise.allSettled([pool.chat.completions.create(params()), pool.chat.completions.create(params())]);
     expect(new Set(server.hits.map((h) => h.auth)).size).toBe(2);
-    const shared = warnings.filter((w) => w.code === 'shared_account');
-    expect(shared).toHaveLength(1);
-    expect(shared[0]?.message).toMatch(/key-a .*key-b|key-b .*key-a/);
+    expect(merged).toEqual(['org-shared']);
+    expect(pool.stats().accounts.filter((a) => a.keys.length > 0)).toHaveLength(1);
   });
 });
 
