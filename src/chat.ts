@@ -6,7 +6,7 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 import { InvalidRequestError } from './errors.js';
-import { rethrowMalformed } from './kimi-errors.js';
+import { MalformedResponseError, rethrowMalformed } from './kimi-errors.js';
 import { REQUEST_OPTIONS, unknownRequestOption } from './option-names.js';
 import type { RequestOptions } from './options.js';
 import type { Engine } from './pool/engine.js';
@@ -50,6 +50,9 @@ async function runStream(ctx: TaskContext, params: ChatCompletionCreateParamsStr
   // Wait for the first chunk inside the attempt: a stream that fails before
   // any data reached the caller is retried like any other failed request.
   const first = await it.next().then(checked).catch(rethrowMalformed);
+  // A stream that ended before its first chunk (an empty body, only `[DONE]`, a gateway that
+  // answered JSON) delivered nothing: malformed, and retried like one.
+  if (first.done === true) throw new MalformedResponseError(new Error('a stream that ended before its first chunk'));
   const release = ctx.holdSlot();
   // Errors after the first chunk reach the caller inside a StreamError: never with the key in them.
   const scrub = (error: unknown): never => {

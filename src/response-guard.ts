@@ -62,6 +62,11 @@ function hostOf(input: string | URL | Request): string {
 }
 
 /** Wraps `inner` so that every response it gives obeys `limits`; `seen` hears every response's headers. */
+/** The request body is the SDK's JSON with a top-level `"stream":true` (inside a string it would read `\\"stream\\"`). */
+function asksForStream(init: RequestInit | undefined): boolean {
+  return typeof init?.body === 'string' && init.body.includes('"stream":true');
+}
+
 export function guardFetch(inner: Fetch, clock: Clock, limits: ResponseDeadlines, seen?: HeadersSeen): Fetch {
   return async (input, init) => {
     const host = hostOf(input);
@@ -90,7 +95,9 @@ export function guardFetch(inner: Fetch, clock: Clock, limits: ResponseDeadlines
       end();
       return response;
     }
-    const sse = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+    // SSE when the server says so (in any case), or when the request asked for a stream: the
+    // openai SDK parses a stream's body as SSE whatever its content type, and so must `[DONE]`.
+    const sse = (response.headers.get('content-type') ?? '').toLowerCase().includes('text/event-stream') || asksForStream(init);
     const body = new GuardedBody(response.body, sse, clock, limits.idleTimeoutMs, host, () => {
       end();
       onOverall = undefined;

@@ -29,13 +29,16 @@ export class InBandError extends Error {
   }
 }
 
-function hasChoices(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && Array.isArray((value as { choices?: unknown }).choices);
+/** A completion has at least one choice; a stream chunk may have none (the final usage chunk). */
+function hasChoices(value: unknown, what: 'completion' | 'chunk'): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const choices = (value as { choices?: unknown }).choices;
+  return Array.isArray(choices) && (what === 'chunk' || choices.length > 0);
 }
 
 /** Throws unless `value` looks like a chat completion (or, with `chunk`, a stream chunk). */
 export function checkShape<T>(value: T, headers: Headers | undefined, what: 'completion' | 'chunk'): T {
-  if (hasChoices(value)) return value;
+  if (hasChoices(value, what)) return value;
   const error = errorInBody(value);
   if (error !== undefined) throw new InBandError(error, headers, value);
   const shown = JSON.stringify(value) ?? String(value);

@@ -24,6 +24,7 @@ const bodies: [string, unknown, Outcome][] = [
   ['200 with {status: 400, response}', { status: 400, response: 'prompt rejected' }, { then: 'fail', error: BadRequestError, status: 400 }],
   ['200 with an error string', { error: 'upstream timed out' }, { then: 'retry', error: ServerError }],
   ['200 without choices', { id: 'chatcmpl-1', object: 'chat.completion' }, { then: 'retry', error: ServerError }],
+  ['200 with no choice in choices', { id: 'chatcmpl-1', object: 'chat.completion', choices: [] }, { then: 'retry', error: ServerError }],
 ];
 
 /** SSE answers before any data. */
@@ -33,6 +34,14 @@ const events: [string, (res: ServerResponse) => void, Outcome][] = [
   ['a data event with Kimi overload', (res) => sse(res).data({ error: { type: 'engine_overloaded_error', message: 'overloaded' } }), { then: 'retry', error: OverloadedError }],
   ['a data event with a 400', (res) => sse(res).data({ status: 400, response: 'bad' }), { then: 'fail', error: BadRequestError, status: 400 }],
   ['a chunk without choices', (res) => sse(res).data({ id: 'x', object: 'chat.completion.chunk' }), { then: 'retry', error: ServerError }],
+  // A stream that delivered nothing is no success.
+  ['an empty stream', (res) => sse(res).end(), { then: 'retry', error: ServerError }],
+  ['a stream of only [DONE]', (res) => {
+    const s = sse(res);
+    s.data('[DONE]');
+    s.end();
+  }, { then: 'retry', error: ServerError }],
+  ['a JSON completion for a stream (a gateway that ignores stream: true)', (res) => sendJson(res, 200, completion('ok')), { then: 'retry', error: ServerError }],
 ];
 
 function good(stream: boolean, res: ServerResponse): void {

@@ -138,6 +138,13 @@ describe('a stream ends at [DONE] whatever the connection does next', () => {
       s.data(chunk('b'));
       s.write('data: [DONE]\n\ndata: {"junk":true}\n\n');
     }],
+    // Gateways that label the stream otherwise: the SDK reads it as SSE all the same, and so does the cut.
+    ...(['application/json', 'TEXT/EVENT-STREAM', 'text/plain'] as const).map((type): [string, Stall] => [`the body is left open, labelled ${type}`, (res) => {
+      const s = sse(res, { 'content-type': type });
+      s.data(chunk('a'));
+      s.data(chunk('b'));
+      s.data('[DONE]');
+    }]),
   ];
   it.each(after)('%s', async (_, serve) => {
     server = await loopback((hit, res) => serve(res, hit));
