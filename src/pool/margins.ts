@@ -21,10 +21,15 @@ import type { AccountMember } from './members.js';
 export const WIDEN_MIN_STEP_MS = 200;
 /** Windows without a surprise before a widening is halved. */
 export const EASE_AFTER_WINDOWS = 10;
+/** How long a margin that proved too narrow stays a floor for easing, in windows. */
+export const REMEMBER_WINDOWS = 60;
 
-/** The widest margin a 429 can teach: a quarter window, at most 5 s (never below the base). */
+/**
+ * The widest margin a 429 can teach: a quarter window, at most 5 s, but
+ * always room for two widenings from the base (4 x base), however short the window.
+ */
 export function maxMarginMs(baseMs: number, windowMs: number): number {
-  return Math.max(baseMs, Math.min(windowMs / 4, 5_000));
+  return Math.max(4 * baseMs, WIDEN_MIN_STEP_MS, Math.min(windowMs / 4, 5_000));
 }
 
 export class MarginLearner {
@@ -51,8 +56,10 @@ export class MarginLearner {
     const now = this.clock.now();
     // Requests already in flight when the first one came back were sent under the same
     // conditions: their 429s are the same surprise, not a new one.
-    if (now - account.marginChangedAt < this.windowMs) return this.schedule(account);
+    if (now - account.marginWidenedAt < this.windowMs) return this.schedule(account);
     const from = account.marginMs;
+    // This margin was not enough: easing stays above it for a while.
+    account.marginFloor = { ms: from, until: now + REMEMBER_WINDOWS * this.windowMs };
     const to = Math.min(this.max, Math.max(2 * from, from + WIDEN_MIN_STEP_MS));
     if (to > from) this.set(account, to, from, 'widened', dimension);
     this.schedule(account);
@@ -75,7 +82,11 @@ export class MarginLearner {
         this.timers.delete(account);
         const from = account.marginMs;
         const excess = (from - this.base) / 2;
-        this.set(account, excess < 1 ? this.base : this.base + excess, from, 'eased', undefined);
+        const to = excess < 1 ? this.base : this.base + excess;
+        const floor = account.marginFloor;
+        // Not back to a margin that proved too narrow lately: hold until that is forgotten.
+        const held = floor !== undefined && floor.until > this.clock.now() && to <= floor.ms;
+        if (!held) this.set(account, to, from, 'eased', undefined);
         this.schedule(account);
       }, EASE_AFTER_WINDOWS * this.windowMs),
     );
@@ -83,7 +94,7 @@ export class MarginLearner {
 
   private set(account: AccountMember, to: number, from: number, reason: 'widened' | 'eased', dimension: 'rpm' | 'tpm' | undefined): void {
     account.marginMs = to;
-    account.marginChangedAt = this.clock.now();
+    if (reason === 'widened') account.marginWidenedAt = this.clock.now();
     quiet(this.store.setMargin?.(account.id, to));
     if (this.events.listenerCount('margin') > 0) {
       this.events.emit('margin', { account: account.id, marginMs: to, previousMs: from, reason, dimension });

@@ -120,8 +120,10 @@ export class AccountMember {
   rateLimitStreak = 0;
   /** Safety margin in force (ms), learned from surprises (see MarginLearner). */
   marginMs: number;
-  /** When the margin last changed (clock time). */
-  marginChangedAt = -Infinity;
+  /** When the margin last widened (clock time). */
+  marginWidenedAt = -Infinity;
+  /** A margin that proved too narrow, and until when easing stays above it (clock time). */
+  marginFloor: { readonly ms: number; readonly until: number } | undefined;
   /** Rate-limit 429s the ledger did not predict. */
   surprises = 0;
   /** Limits as configured, discovered or set (setLimits): what a limit learned from a 429 eases back to. */

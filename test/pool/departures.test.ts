@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { MarginEvent } from '../../src/index.js';
-import { EASE_AFTER_WINDOWS } from '../../src/pool/margins.js';
+import { EASE_AFTER_WINDOWS, maxMarginMs, REMEMBER_WINDOWS } from '../../src/pool/margins.js';
 import { ask, kimi429, rig, ROOMY, settleAll, track, WINDOW } from '../helpers/pool.js';
 
 const ONE_RPM = { ...ROOMY, rpm: 1, concurrency: 1 };
@@ -107,5 +107,40 @@ describe('a rate-limit 429 the ledger did not predict widens the account margin'
     // The second request left at 1000 and got the 429 (a pause of 1 s and a margin of 200 ms):
     // the third starts a window plus the margin after it, the fourth likewise after the third.
     expect(r.fake.arrivals.map((x) => x.t)).toEqual([0, 2200, 3400]);
+  });
+});
+
+describe('margin easing under a lasting lag', () => {
+  it('holds above a margin that proved too narrow instead of easing back into the same 429', async () => {
+    let seen = 0;
+    let failAt = 1;
+    const r = rig({
+      accounts: [{ id: 'org-a', keys: ['sk-aaaaaaaaaaaa1'], limits: { ...ROOMY, rpm: 50, concurrency: 1 } }],
+      pool: { safetyMarginMs: 100 },
+      fake: { script: () => (++seen === failAt ? { status: 429, type: 'rate_limit_reached_error', message: kimi429.rpm(50, 1) } : undefined) },
+    });
+    const margins: MarginEvent[] = [];
+    r.pool.on('margin', (e) => margins.push(e));
+    await settleAll(r.clock, [track(ask(r.pool, 'first'))]);
+    await r.clock.advance(EASE_AFTER_WINDOWS * WINDOW);
+    // 100 failed: widened to 300, eased halfway to 200. Then 200 fails too (a lasting lag).
+    failAt = seen + 1;
+    await settleAll(r.clock, [track(ask(r.pool, 'second'))]);
+    expect(margins.map((m) => [m.reason, m.marginMs])).toEqual([['widened', 300], ['eased', 200], ['widened', 400]]);
+    await r.clock.advance(EASE_AFTER_WINDOWS * WINDOW);
+    expect(margins.at(-1)).toMatchObject({ reason: 'eased', marginMs: 250 });
+    // Halfway again would be 175, below the 200 that failed: it holds at 250 while that is remembered...
+    await r.clock.advance((REMEMBER_WINDOWS - 2 * EASE_AFTER_WINDOWS) * WINDOW);
+    expect(margins.at(-1)).toMatchObject({ marginMs: 250 });
+    // ...and eases on once it is forgotten.
+    await r.clock.advance(3 * EASE_AFTER_WINDOWS * WINDOW);
+    expect(margins.at(-1)?.marginMs).toBeLessThan(250);
+    await r.pool.close();
+  });
+
+  it('leaves room to widen however short the window (four times the base at least)', () => {
+    expect(maxMarginMs(250, 1000)).toBe(1000);
+    expect(maxMarginMs(250, 60_000)).toBe(5000);
+    expect(maxMarginMs(0, 1000)).toBe(250);
   });
 });
