@@ -113,10 +113,24 @@ function checkKeyString(field: string, key: unknown): string {
   const k = unquote(key.trim());
   if (k === '') throw new ConfigError(`\`${field}\` is empty: give an API key such as sk-...`);
   // Never echo the key: say what is wrong with it instead.
-  if (/[\s,]/.test(k)) throw new ConfigError(`\`${field}\` is malformed: it contains whitespace or a comma (one key per entry)`);
+  if (/[\s,;]/.test(k)) throw new ConfigError(`\`${field}\` is malformed: it contains whitespace, a comma or a \`;\` (one key per entry)`);
+  if (/^[A-Z_][A-Z0-9_]*=/.test(k)) throw new ConfigError(`\`${field}\` is malformed: it starts with a variable name and \`=\` (a line of a .env file?): give the value only`);
   if (/[^\x21-\x7e]/.test(k)) throw new ConfigError(`\`${field}\` is malformed: it contains characters that are not printable ASCII`);
   if (k.length < 8) throw new ConfigError(`\`${field}\` is malformed: ${k.length} characters is too short for an API key`);
   return k;
+}
+
+/** The pool sets each client's key, base URL and retries itself: the same given here would be ignored silently. */
+function checkClientOptions(clientOptions: KimiPoolOptions['clientOptions']): void {
+  if (clientOptions === undefined || clientOptions === null) return;
+  const instead: Record<string, string> = {
+    apiKey: 'give keys in `keys` (or KIMI_API_KEYS)',
+    baseURL: 'set `baseURL` (or KIMI_BASE_URL, or `KeyConfig.baseURL`)',
+    maxRetries: 'the pool retries itself: set `retries`',
+  };
+  for (const [name, fix] of Object.entries(instead)) {
+    if ((clientOptions as Record<string, unknown>)[name] !== undefined) throw new ConfigError(`\`clientOptions.${name}\` is set by the pool for each key and would be ignored: ${fix}`);
+  }
 }
 
 function checkURL(field: string, url: unknown): void {
@@ -162,6 +176,7 @@ function toKeyConfigs(keys: KimiPoolOptions['keys'], source: string): { entries:
 export function resolveConfig(options: KimiPoolOptions): ResolvedConfig {
   if (options === null || typeof options !== 'object') throw new ConfigError(`Expected options to be an object, got ${describe(options)}`);
   refuseUnknown(options, POOL_OPTIONS, '');
+  checkClientOptions(options.clientOptions);
   const poolTier = checkTier('tier', options.tier ?? 'tier0');
   // As the openai client does, the environment fills in what the options leave out.
   const envURL = process.env.KIMI_BASE_URL?.trim() || undefined;

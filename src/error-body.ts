@@ -86,7 +86,8 @@ export function headerRecord(headers: unknown): Record<string, string> | undefin
   const put = (name: string, value: unknown): void => {
     if (typeof value !== 'string' && !Array.isArray(value)) return;
     const v = Array.isArray(value) ? value.join(', ') : value;
-    out[name.toLowerCase()] = SECRET_HEADERS.test(name) ? '[redacted]' : v;
+    // By name, and by value: a header that echoes a key under another name (a gateway's debug header).
+    out[name.toLowerCase()] = SECRET_HEADERS.test(name) || /\bsk-[A-Za-z0-9_-]{8,}/.test(v) ? '[redacted]' : v;
   };
   const h = headers as { forEach?: unknown };
   if (typeof h.forEach === 'function' && !Array.isArray(headers)) {

@@ -8,7 +8,7 @@ import type { KimiPoolEvents } from './events.js';
 /** The `type` of every warning the pool writes to the process. */
 export const PROCESS_WARNING_TYPE = 'KimiPoolWarning';
 
-/** Writes each kind once per pool. */
+/** Writes each warning code once per pool, and each disabled key or account once. */
 export class Unheard {
   private readonly written = new Set<string>();
 
@@ -26,8 +26,10 @@ export class Unheard {
       const what = event === 'key-disabled' ? `Key ${d.key} (account "${d.account}")` : `Account "${d.account}"`;
       message = `${what} was disabled (${`${d.status ?? ''} ${d.kimiType ?? ''}`.trim() || 'no status'}): ${d.message}. Its requests run on the other keys.`;
     } else return false;
-    if (this.written.has(code)) return true;
-    this.written.add(code);
+    // Each warning code once; each disabled key or account once (every one of them matters).
+    const seen = event === 'warning' ? code : `${code}:${message.slice(0, message.indexOf(' was disabled'))}`;
+    if (this.written.has(seen)) return true;
+    this.written.add(seen);
     process.emitWarning(message, { type: PROCESS_WARNING_TYPE, code: `KIMI_POOL_${code.toUpperCase()}` });
     return true;
   }

@@ -45,6 +45,22 @@ describe('a key list in one string', () => {
     expect(message({ keys: `${K1};${K2}` })).toBe('`keys` contains `;`: separate keys with commas, newlines or spaces, e.g. "sk-a,sk-b"');
   });
 
+  it.each([
+    ['in an array', [`${K1};${K2}`], '`keys[0]` is malformed: it contains whitespace, a comma or a `;` (one key per entry)'],
+    ['in a KeyConfig', [{ key: `${K1};${K2}` }], '`keys[0].key` is malformed: it contains whitespace, a comma or a `;` (one key per entry)'],
+    ['a .env line', `KIMI_API_KEYS=${K1}`, '`keys[0]` is malformed: it starts with a variable name and `=` (a line of a .env file?): give the value only'],
+  ])('refuses `;` or a pasted .env line %s, never showing the key', (_, keys, expected) => {
+    expect(message({ keys })).toBe(expected);
+  });
+
+  it.each([
+    ['apiKey', { apiKey: K1 }, /`clientOptions.apiKey` is set by the pool for each key and would be ignored: give keys in `keys`/],
+    ['baseURL', { baseURL: 'http://127.0.0.1:1/v1' }, /`clientOptions.baseURL` is set by the pool .*: set `baseURL`/],
+    ['maxRetries', { maxRetries: 3 }, /`clientOptions.maxRetries` .*: the pool retries itself: set `retries`/],
+  ])('refuses clientOptions.%s, which the pool sets for each key', (_, clientOptions, expected) => {
+    expect(message({ keys: [K1], clientOptions })).toMatch(expected);
+  });
+
   it('says an empty list is empty', () => {
     expect(message({ keys: ' , \n ' })).toMatch(/No keys: `keys` is an empty string/);
   });

@@ -63,7 +63,8 @@ describe('an API error', () => {
   ];
   it.each(cases)('%s carries status, redacted headers, request id and body', async (_, status, body, ours, sdks) => {
     server = await loopback((_, res) =>
-      sendJson(res, status, body, { 'msh-request-id': 'req-42', 'msh-org-id': 'org-1', 'set-cookie': 'sid=abc' }),
+      // A gateway's debug header echoing the key under another name.
+      sendJson(res, status, body, { 'msh-request-id': 'req-42', 'msh-org-id': 'org-1', 'set-cookie': 'sid=abc', 'x-echo-auth': "Bearer sk-loopback-secret-0-0123456789" }),
     );
     pool = poolOn(server.url, { retries: 1 });
     const e = await failure(pool.chat.completions.create(params()));
@@ -74,6 +75,7 @@ describe('an API error', () => {
     expect(e.requestID).toBe('req-42');
     expect(e.headers?.get('msh-org-id')).toBe('org-1');
     expect(e.headers?.get('set-cookie')).toBe('[redacted]');
+    expect(e.headers?.get('x-echo-auth')).toBe('[redacted]');
     expect(e.body).toEqual(body.error);
     expect(e.host).toBe(new URL(server.url).host);
     expect(e.message).toContain('request req-42');

@@ -54,16 +54,16 @@ describe('with no warning listener', () => {
     expect(written.map((w) => w.code)).toEqual(['KIMI_POOL_NO_MAX_TOKENS']);
   });
 
-  it('writes a key disabled by a 401 once', async () => {
+  it('writes each key disabled by a 401, once', async () => {
     const written = capture();
     server = await loopback((hit, res) =>
-      hit.auth?.includes('secret-0') === true ? sendJson(res, 401, { error: { type: 'invalid_authentication_error', message: 'Invalid Authentication' } }) : sendJson(res, 200, completion('ok')),
+      hit.auth?.includes('secret-2') === true ? sendJson(res, 200, completion('ok')) : sendJson(res, 401, { error: { type: 'invalid_authentication_error', message: 'Invalid Authentication' } }),
     );
-    pool = poolOn(server.url, {}, ['a', 'b']);
-    await Promise.all([pool.chat.completions.create(params()), pool.chat.completions.create(params())]);
-    expect(written.map((w) => w.code)).toEqual(['KIMI_POOL_KEY_DISABLED']);
-    expect(written[0]?.message).toContain('key-a');
-    expect(written[0]?.message).not.toContain('sk-loopback');
+    pool = poolOn(server.url, {}, ['a', 'b', 'c']);
+    await Promise.all([0, 1, 2, 3].map(() => pool.chat.completions.create(params())));
+    expect(written.map((w) => w.code)).toEqual(['KIMI_POOL_KEY_DISABLED', 'KIMI_POOL_KEY_DISABLED']);
+    expect(written.map((w) => w.message.match(/key-[ab]/)?.[0]).sort()).toEqual(['key-a', 'key-b']);
+    expect(written.map((w) => w.message).join('')).not.toContain('sk-loopback');
   });
 
   it('writes a listener that throws once', async () => {
