@@ -208,7 +208,8 @@ export function classifyError(error: unknown, nowEpochMs: number = Date.now()): 
   if (typeof e.status === 'number') {
     const body = (e.error ?? {}) as { type?: unknown; message?: unknown };
     const type = typeof body.type === 'string' ? body.type : undefined;
-    const message = typeof body.message === 'string' ? body.message : text;
+    // The SDK's own message starts with the status, which the pool's errors put first themselves.
+    const message = typeof body.message === 'string' ? body.message : text.startsWith(`${e.status} `) ? text.slice(`${e.status} `.length) : text;
     return faultOf(e.status, type, message, e.headers, e.error, error, nowEpochMs);
   }
   const errno = connectionCode(e);
