@@ -10,8 +10,10 @@ import { KimiPool } from 'kimi-pool';
 import { formatSummary, runBatch } from 'kimi-pool/batch';
 import { target } from './lib/target.js';
 
-const input = join(tmpdir(), 'kimi-pool-example-requests.jsonl');
-const output = join(tmpdir(), 'kimi-pool-example-answers.jsonl');
+// Where the files go: BATCH_DIR, else the system's temporary folder (the same for both runs).
+const dir = process.env.BATCH_DIR ?? tmpdir();
+const input = join(dir, 'kimi-pool-example-requests.jsonl');
+const output = join(dir, 'kimi-pool-example-answers.jsonl');
 const t = await target();
 writeFileSync(
   input,

@@ -1,6 +1,6 @@
 /** The examples run as a user would run them (on the simulator) and print what they promise. */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,14 +24,16 @@ describe('examples', () => {
   });
 
   it('batch-file runs a JSONL file through runBatch, then skips it all on the second run', () => {
-    for (const f of ['requests', 'answers', 'answers.errors']) rmSync(join(tmpdir(), `kimi-pool-example-${f}.jsonl`), { force: true });
-    const first = run('examples/batch-file.ts');
+    // A folder of this run's own: two test runs at once must not share the files.
+    const dir = mkdtempSync(join(tmpdir(), 'kimi-pool-example-'));
+    const first = run('examples/batch-file.ts', { BATCH_DIR: dir });
     expect(first.stderr).toBe('');
     for (let i = 0; i < 8; i++) expect(first.stdout).toContain(`doc-${i}: echo: Summarise document ${i} in one line.`);
     expect(first.stdout).toContain('8 succeeded, 0 failed, 0 not run');
-    const second = run('examples/batch-file.ts');
+    const second = run('examples/batch-file.ts', { BATCH_DIR: dir });
     expect(second.stdout).toContain('0 to run, 8 answered before');
     expect(second.status).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('the demo (npm run demo) runs kimi-pool batch on the sample file and prints the summary with its 429 count', () => {
