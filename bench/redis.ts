@@ -13,13 +13,13 @@
  * Needs a redis-server: KIMI_POOL_REDIS_URL, else one is started on a free port.
  * `runRedisBench()` returns the markdown section for bench/RESULTS.md.
  */
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { systemClock } from '../src/clock.js';
 import { KimiPool, type LimitStore } from '../src/index.js';
 import { redisStore } from '../src/redis/index.js';
 import { testRedis } from '../test/helpers/redis-server.js';
+import { spawnChild } from './child.js';
 import { fmt, table } from './report.js';
 
 const WORKERS = [1, 2, 4] as const;
@@ -139,33 +139,9 @@ const HERE = fileURLToPath(import.meta.url);
 
 async function pools(url: string, store: 'memory' | 'redis', n: number): Promise<PoolFigures> {
   const prefix = `kp-bench:${Math.random().toString(36).slice(2)}:`;
-  const children = Array.from({ length: n }, () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', HERE, '--worker', JSON.stringify({ store, url, prefix, tasks: TASKS_PER_WORKER } satisfies WorkerArgs)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const lines: string[] = [];
-    const waiters: (() => void)[] = [];
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      lines.push(l);
-      for (const w of waiters.splice(0)) w();
-    });
-    const next = (): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const take = (): void => {
-          const l = lines.shift();
-          if (l !== undefined) return resolve(l);
-          if (child.exitCode !== null) return reject(new Error(`bench worker exited with ${child.exitCode}: ${err.slice(-500)}`));
-          waiters.push(take);
-        };
-        child.once('exit', () => waiters.splice(0).forEach((w) => w()));
-        take();
-      });
-    return { child, next };
-  });
+  const children = Array.from({ length: n }, () => spawnChild(HERE, ['--worker', JSON.stringify({ store, url, prefix, tasks: TASKS_PER_WORKER } satisfies WorkerArgs)]));
   for (const c of children) if ((await c.next()) !== 'ready') throw new Error('bench worker did not get ready');
-  for (const c of children) c.child.stdin.write('go\n');
+  for (const c of children) c.send('go');
   const reports = await Promise.all(children.map(async (c) => JSON.parse(await c.next()) as WorkerReport));
   const start = Math.min(...reports.map((r) => r.start));
   const end = Math.max(...reports.map((r) => r.end));
@@ -223,7 +199,7 @@ export async function runRedisBench(log: (line: string) => void = () => undefine
     ),
     '',
     `Pools: 1, 2 and 4 worker processes, each a \`KimiPool\` on the Redis store running ${fmt(TASKS_PER_WORKER)} no-op \`schedule()\` tasks (100 tokens) on three unlimited accounts (after a warm-up of 500), started together; the memory store in one process for reference. ` +
-      'One acquire is in flight per pool at a time, so a worker runs at most one task per store round trip; workers add up until Redis saturates.',
+      'One acquire is in flight per account at a time (accounts are asked at once), so a worker runs at most one task per store round trip on each account; workers add up until Redis saturates. On a shared, busy machine these figures vary by 2x from run to run.',
     '',
     table(
       ['store', 'workers', 'tasks', 'wall ms', 'tasks/s (all)', 'µs per task in a worker', 'overhead vs memory, µs/task', 'acquire p50 µs', 'acquire p99 µs'],

@@ -1,6 +1,6 @@
 /**
  * `npm run bench` runs every part and writes bench/RESULTS.md;
- * `npm run bench -- throughput` (or `overhead`, `profile`, `redis`, several) runs those
+ * `npm run bench -- throughput` (or `overhead`, `profile`, `redis`, `redis-limits`, several) runs those
  * only and keeps the other sections of the last run. Figures only: nothing
  * here fails on a target.
  */
@@ -10,6 +10,7 @@ import { runBatchMemory } from './batch-memory.js';
 import { runOverhead } from './overhead.js';
 import { runProfile } from './profile.js';
 import { runRedisBench } from './redis.js';
+import { runRedisLimitsBench } from './redis-limits.js';
 import { machineSection, writeResults } from './report.js';
 import { runThroughput } from './throughput.js';
 import { runDiscoveryBench } from './discovery.js';
@@ -19,12 +20,13 @@ const PARTS = {
   overhead: runOverhead,
   profile: runProfile,
   redis: runRedisBench,
+  'redis-limits': runRedisLimitsBench,
   'batch-memory': runBatchMemory,
   discovery: runDiscoveryBench,
 } as const;
 type Part = keyof typeof PARTS;
 
-const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis', 'batch-memory', 'discovery'] as const;
+const ORDER = ['machine', 'throughput', 'overhead', 'profile', 'redis', 'redis-limits', 'batch-memory', 'discovery'] as const;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
 
 function parseParts(args: readonly string[]): Part[] {
