@@ -3,8 +3,8 @@
  * runner. Prices are per 1,000,000 tokens in the table's currency. A model the
  * table does not name has no price: {@link costOf} answers `undefined`, never 0.
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { readJsonFile } from './json-file.js';
 
 /** One model's price, per 1,000,000 tokens. */
 export interface ModelPrice {
@@ -106,17 +106,5 @@ export function parsePriceTable(data: unknown, where = 'price table'): PriceTabl
  * @throws {ConfigError} when the file cannot be read or parsed, or a price is invalid.
  */
 export function loadPriceTable(path: string): PriceTable {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`Cannot read the price file ${path}: ${(error as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`The price file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  return parsePriceTable(data, path);
+  return parsePriceTable(readJsonFile(path, 'price'), path);
 }

@@ -4,7 +4,7 @@
  * command line, where `ps` and shell history would show them). JSON has no
  * Infinity: `null` in a limit means unlimited.
  */
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../json-file.js';
 import { ConfigError } from '../errors.js';
 import type { KimiPoolOptions } from '../options.js';
 
@@ -24,18 +24,7 @@ function nullsToInfinity(value: unknown): unknown {
  * @throws {ConfigError} when it cannot be read, is not JSON, or names an unknown field.
  */
 export function loadPoolConfig(path: string): JsonOptions {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`Cannot read the config file ${path}: ${(error as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`The config file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const data = readJsonFile(path, 'config');
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`The config file ${path} must hold a JSON object of pool options`);
   const raw = data as Record<string, unknown>;
   for (const field of Object.keys(raw)) {

@@ -1,17 +1,9 @@
 /** Tokens and cost of the answers of a run, per model, priced from a {@link PriceTable}. */
 import { cachedTokensOf, costOf, type PriceTable, type TokenUsage } from '../pricing.js';
+import type { ModelUsageStats } from '../stats.js';
 
-/** Tokens and cost of one model's answers. */
-export interface ModelUsage {
-  readonly model: string;
-  readonly requests: number;
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  /** Prompt tokens served from Kimi's context cache (part of `promptTokens`). */
-  readonly cachedTokens: number;
-  /** In the price table's currency; `null` when the table has no price for the model ("no price", never 0). */
-  readonly cost: number | null;
-}
+/** Tokens and cost of one model's answers (the shape `stats().usage` uses too). */
+export type ModelUsage = ModelUsageStats;
 
 interface Tally {
   requests: number;
