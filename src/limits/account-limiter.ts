@@ -132,9 +132,9 @@ export class AccountLimiter {
    */
   absorb(other: AccountLimiter, now: number): void {
     const times = [...this.starts.times(), ...other.starts.times()].sort((a, b) => a - b);
-    this.starts.resize(0);
+    this.starts.resize(Math.max(this.limitsNow.rpm, other.limitsNow.rpm));
     this.starts.resize(this.limitsNow.rpm);
-    for (const t of times) this.starts.record(t);
+    this.starts.replace(times);
     const minute = other.minute.sum(now, other.span);
     if (minute > 0 && this.limitsNow.tpm !== Infinity) this.minute.record(now, minute);
     const day = other.day.sum(now, other.daySpan);

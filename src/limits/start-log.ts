@@ -1,18 +1,23 @@
 /**
- * The last `limit` request starts of one account, as a ring buffer.
+ * The last request starts of one account, as a ring buffer.
  * A new start is allowed when fewer than `limit` starts lie within the span
  * before it, i.e. once the oldest of the last `limit` starts is `span` old.
  * Starts not recorded yet (granted, not yet sent) count as later than any
  * recorded one: they will be recorded at the time they leave, which is now or
- * later. O(1) per check and per record; memory grows only as far as `limit`.
+ * later. O(1) per check and per record; memory grows only as far as the
+ * largest limit the account has had (a limit lowered for a moment, then raised
+ * again, must still see every start of the window).
  */
 export class StartLog {
   private ring: number[] = [];
   private next = 0;
+  /** Entries kept: the largest finite limit seen. */
+  private capacity: number;
   private limit: number;
 
   constructor(limit: number) {
     this.limit = limit;
+    this.capacity = Number.isFinite(limit) ? limit : 0;
   }
 
   /**
@@ -28,19 +33,19 @@ export class StartLog {
     const n = this.ring.length;
     if (n < k) return -Infinity;
     // Filling: oldest at 0; full: the newest is just before `next`.
-    const i = n < this.limit ? n - k : (this.next - k + this.limit) % this.limit;
+    const i = n < this.capacity ? n - k : (this.next - k + this.capacity) % this.capacity;
     return (this.ring[i] as number) + span;
   }
 
   record(t: number): void {
-    if (this.limit === Infinity) return;
-    if (this.ring.length < this.limit) {
+    if (this.limit === Infinity || this.capacity === 0) return;
+    if (this.ring.length < this.capacity) {
       // Still filling: append in order; the oldest stays at index 0 (= next).
       this.ring.push(t);
       return;
     }
     this.ring[this.next] = t;
-    this.next = (this.next + 1) % this.limit;
+    this.next = (this.next + 1) % this.capacity;
   }
 
   /** Number of recorded starts later than `since`. */
@@ -55,11 +60,18 @@ export class StartLog {
     return [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
   }
 
-  /** Changes the limit, keeping the most recent starts. */
-  resize(limit: number): void {
-    const ordered = [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
-    this.limit = limit;
-    this.ring = limit === Infinity ? [] : ordered.slice(Math.max(0, ordered.length - limit));
+  /** Replaces the recorded starts with `times` (sorted, oldest first); keeps the latest that fit. */
+  replace(times: readonly number[]): void {
+    this.ring = this.capacity === 0 ? [] : times.slice(Math.max(0, times.length - this.capacity));
     this.next = 0;
+  }
+
+  /** Changes the limit. Keeps every recorded start; room grows to a larger limit, never shrinks. */
+  resize(limit: number): void {
+    this.limit = limit;
+    if (!Number.isFinite(limit) || limit <= this.capacity) return;
+    this.ring = [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    this.next = 0;
+    this.capacity = limit;
   }
 }

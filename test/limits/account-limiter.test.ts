@@ -227,3 +227,15 @@ describe('AccountLimiter: starts count from when their request leaves', () => {
     expect(l.tokensInWindow(10)).toBe(30);
   });
 });
+
+describe('StartLog: a limit lowered for a moment, then raised again', () => {
+  it('still sees every start of the window (a merge with a placeholder account, setLimits down and up)', () => {
+    const log = new StartLog(5);
+    for (const t of [0, 10, 20, 30, 40]) log.record(t);
+    log.resize(3);
+    log.resize(5);
+    // Five starts in the window: full until the oldest (0) is a window old.
+    expect(log.freeAt(1000)).toBe(1000);
+    expect(log.countSince(-1)).toBe(5);
+  });
+});
