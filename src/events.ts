@@ -113,7 +113,7 @@ export interface IdleEvent {
  * event nobody listens to.
  */
 export interface WarningEvent {
-  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error' | 'shared_account' | 'retry_after_ignored';
+  readonly code: 'no_max_tokens' | 'store_unavailable' | 'store_state_lost' | 'listener_error' | 'retry_after_ignored';
   readonly message: string;
   /** The error behind it, for `store_unavailable` and `listener_error`. */
   readonly error?: unknown;

@@ -103,7 +103,7 @@ export class Engine implements DispatchHost {
     this.random = options.random ?? Math.random;
     this.usage = new UsageBook(options.prices === undefined ? KIMI_PRICES_USD : parsePriceTable(options.prices, 'Option `prices`'));
     this.store = options.store ?? new MemoryStore();
-    this.fetches = new KeyFetches(this.clock, config, (message) => events.emit('warning', { code: 'shared_account', message }));
+    this.fetches = new KeyFetches(this.clock, config);
     for (const a of config.accounts) {
       const account = new AccountMember(a.id, a.limits, a.tier, config.safetyMarginMs);
       for (const k of a.keys) this.addKey(k, account);
@@ -151,7 +151,7 @@ export class Engine implements DispatchHost {
     const onOrg = (org: string): void => {
       if (key !== undefined) this.hooks.orgSeen?.(key, org);
     };
-    const fetch = this.fetches.guard(departures.wrap(userFetch, userFetch === undefined), k.id, () => key?.account.id ?? account.id, onOrg);
+    const fetch = this.fetches.guard(departures.wrap(userFetch, userFetch === undefined), onOrg);
     const client = new OpenAI({ ...this.options.clientOptions, apiKey: k.apiKey, baseURL: k.baseURL, maxRetries: 0, fetch });
     key = new KeyMember(k.id, account, client, departures);
     if (userFetch === undefined) this.unwatch.set(key, watchWire(k.apiKey, departures));
