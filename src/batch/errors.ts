@@ -23,3 +23,14 @@ export class BatchOutputError extends ConfigError {
     super(`${path}: line ${line} ${reason}; this file must hold only result lines written by kimi-pool batch (move it away to start over)`);
   }
 }
+
+/** Another live run (its pid in the lock file) is writing the same output file. */
+export class BatchLockedError extends ConfigError {
+  constructor(
+    readonly path: string,
+    readonly lockPath: string,
+    readonly pid: number,
+  ) {
+    super(`${path} is being written by another kimi-pool batch run (pid ${pid}, lock ${lockPath}): two runs would each send what the file does not hold yet. Wait for it to end, or stop it; a lock left by a run that died is taken over by itself`);
+  }
+}

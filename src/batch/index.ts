@@ -10,4 +10,4 @@ export { formatSummary, rateLimit429s, type BatchSummary } from './summary.js';
 export type { ModelUsage } from './usage.js';
 export type { BatchOutputLine, BatchErrorLine, BatchErrorInfo } from './format.js';
 export { parseLine, contentId, CHAT_URL, type BatchRequest, type LineProblem, type LineProblemCode } from './input.js';
-export { BatchInputError, BatchOutputError } from './errors.js';
+export { BatchInputError, BatchLockedError, BatchOutputError } from './errors.js';

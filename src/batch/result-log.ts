@@ -66,13 +66,16 @@ export class ResultLog {
       }
       size = l.end;
       if (l.text.trim() === '') continue;
-      let id: unknown;
+      let line: { custom_id?: unknown; response?: unknown; error?: unknown } | null;
       try {
-        id = (JSON.parse(l.text) as { custom_id?: unknown }).custom_id;
+        line = JSON.parse(l.text) as typeof line;
       } catch {
         throw new BatchOutputError(path, l.line, 'is not JSON');
       }
+      const id = line?.custom_id;
       if (typeof id !== 'string') throw new BatchOutputError(path, l.line, 'has no string custom_id');
+      // A request line (a mistyped --output naming an input file) has no response and no error: not an answer.
+      if (!('response' in line! && 'error' in line!)) throw new BatchOutputError(path, l.line, 'is not a result line (it has no `response` and `error`: an input file?)');
       ids.add(id);
       lines++;
     }

@@ -8,6 +8,7 @@
  * errors file, each line written whole the moment its request settles; a run
  * of the same files skips every custom_id already written.
  */
+import { lockOutput } from './output-lock.js';
 import { rename } from 'node:fs/promises';
 import { EventEmitter } from 'eventemitter3';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
@@ -179,6 +180,15 @@ export class BatchRun extends EventEmitter<BatchRunEvents> implements AsyncItera
   }
 
   private async execute(): Promise<BatchSummary> {
+    const unlock = lockOutput(this.o.output);
+    try {
+      return await this.executeLocked();
+    } finally {
+      unlock();
+    }
+  }
+
+  private async executeLocked(): Promise<BatchSummary> {
     const { o } = this;
     const [outScan, errScan] = await Promise.all([ResultLog.scan(o.output), ResultLog.scan(o.errors)]);
     this.plan = await planBatch(o.input, { answered: outScan.ids, failed: errScan.ids, retryErrors: o.retryErrors });

@@ -2,7 +2,8 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchOutputError } from '../../src/batch/errors.js';
+import { BatchLockedError, BatchOutputError } from '../../src/batch/errors.js';
+import { lockOutput } from '../../src/batch/output-lock.js';
 import { IdSet } from '../../src/batch/id-set.js';
 import { readLines } from '../../src/batch/lines.js';
 import { ResultLog } from '../../src/batch/result-log.js';
@@ -42,29 +43,53 @@ describe('IdSet', () => {
   });
 });
 
+/** A result line as a batch writes it. */
+const result = (id: string) => ({ id: `batch_req_${id}`, custom_id: id, response: { status_code: 200, request_id: null, body: {} }, error: null });
+
 describe('ResultLog', () => {
   it('finds the ids of whole lines, cuts a torn last line, then appends whole lines', async () => {
     const path = join(dir, 'out.jsonl');
-    writeFileSync(path, `${JSON.stringify({ custom_id: 'a' })}\n${JSON.stringify({ custom_id: 'b' })}\n{"custom_id":"c","respo`);
+    writeFileSync(path, `${JSON.stringify(result('a'))}\n${JSON.stringify(result('b'))}\n{"custom_id":"c","respo`);
     const scan = await ResultLog.scan(path);
     expect(scan.lines).toBe(2);
     expect(scan.ids.has('a') && scan.ids.has('b')).toBe(true);
     expect(scan.ids.has('c')).toBe(false);
     expect(scan.tornBytes).toBe('{"custom_id":"c","respo'.length);
     const log = ResultLog.open(path, scan, 10);
-    log.append({ custom_id: 'c' });
+    log.append(result('c'));
     log.close();
-    expect(readFileSync(path, 'utf8').split('\n')).toEqual(['{"custom_id":"a"}', '{"custom_id":"b"}', '{"custom_id":"c"}', '']);
+    expect(readFileSync(path, 'utf8').split('\n')).toEqual([...['a', 'b', 'c'].map((id) => JSON.stringify(result(id))), '']);
   });
 
   it('treats a missing file as empty and refuses a file that is not ours', async () => {
     const missing = await ResultLog.scan(join(dir, 'none.jsonl'));
     expect(missing.lines).toBe(0);
     const path = join(dir, 'foreign.jsonl');
-    writeFileSync(path, '{"custom_id":"a"}\nnot json\n');
+    writeFileSync(path, `${JSON.stringify(result('a'))}\nnot json\n`);
     await expect(ResultLog.scan(path)).rejects.toThrow(BatchOutputError);
     await expect(ResultLog.scan(path)).rejects.toThrow(/line 2 is not JSON/);
     appendFileSync(join(dir, 'noid.jsonl'), '{"id":1}\n');
     await expect(ResultLog.scan(join(dir, 'noid.jsonl'))).rejects.toThrow(/line 1 has no string custom_id/);
+    // An input file given as --output by mistake: request lines are not answers.
+    writeFileSync(join(dir, 'requests.jsonl'), '{"custom_id":"r1","body":{"model":"kimi-k2.5","messages":[]}}\n');
+    await expect(ResultLog.scan(join(dir, 'requests.jsonl'))).rejects.toThrow(/line 1 is not a result line .*an input file\?/);
+  });
+});
+
+describe('lockOutput', () => {
+  it('lets one run at a time write an output file, and takes over a lock left by a run that died', () => {
+    const out = join(dir, 'locked.jsonl');
+    const unlock = lockOutput(out);
+    // A second run in this process, then one in another (live) process, are refused.
+    expect(() => lockOutput(out)).toThrow(BatchLockedError);
+    unlock();
+    writeFileSync(`${out}.lock`, `${process.ppid}\n`);
+    expect(() => lockOutput(out)).toThrow(/being written by another kimi-pool batch run \(pid \d+/);
+    // A pid that runs no more: taken over.
+    writeFileSync(`${out}.lock`, '2147483646\n');
+    const again = lockOutput(out);
+    expect(readFileSync(`${out}.lock`, 'utf8').trim()).toBe(String(process.pid));
+    again();
+    expect(() => readFileSync(`${out}.lock`)).toThrow();
   });
 });
