@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { findRedisServer, INSTALL_HINT } from '../../scripts/ensure-redis.mjs';
 
 /** The redis-server binary: KIMI_POOL_REDIS_SERVER, else a usual install path, else the PATH. */
@@ -93,4 +94,24 @@ export async function testRedis(): Promise<{ url: string; stop: () => Promise<vo
 /** A fresh key prefix, so that tests sharing one server never see each other's state. */
 export function testPrefix(name: string): string {
   return `kp-test:${name}:${Math.random().toString(36).slice(2, 10)}:`;
+}
+
+/**
+ * A Redis for the whole test file (see {@link testRedis}), started before its
+ * tests and stopped after them. Read `.url` inside a test or hook.
+ */
+export function useTestRedis(): { readonly url: string } {
+  let server: { url: string; stop: () => Promise<void> } | undefined;
+  beforeAll(async () => {
+    server = await testRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get url(): string {
+      if (server === undefined) throw new Error('useTestRedis: read .url inside a test or a hook');
+      return server.url;
+    },
+  };
 }

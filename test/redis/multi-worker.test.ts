@@ -4,24 +4,17 @@
  * within a lease, and a Redis restart loses nothing.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeyConfig } from '../../src/index.js';
 import { startKimiSimulator, type KimiSimulator, type SimulatorAccount } from '../../src/testing/index.js';
-import { RedisServer, testPrefix, testRedis } from '../helpers/redis-server.js';
+import { RedisServer, testPrefix, useTestRedis } from '../helpers/redis-server.js';
 import { WorkerProcess } from '../helpers/workers.js';
 import { expectNoRateLimits, watchStalls } from '../helpers/stalls.js';
 import { DEFAULT_SAFETY_MARGIN_MS } from '../../src/config.js';
 import type { PoolStats } from '../../src/index.js';
 import type { WorkerConfig } from '../helpers/pool-worker.js';
 
-let url = '';
-let stopRedis: () => Promise<void> = async () => undefined;
-beforeAll(async () => {
-  ({ url, stop: stopRedis } = await testRedis());
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const shared = useTestRedis();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -78,7 +71,7 @@ describe('several worker processes on one Redis', () => {
     const perWorker = (12 * 3) / 4;
     let workers: WorkerProcess[] = [];
     try {
-      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: url, prefix: testPrefix('eff'), keys, windowMs, leaseMs: 5000, requests: perWorker });
+      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: shared.url, prefix: testPrefix('eff'), keys, windowMs, leaseMs: 5000, requests: perWorker });
       const stalls = watchStalls();
       for (const w of workers) w.go();
       await Promise.all(workers.map((w) => w.until((x) => x.of('done').length > 0)));
@@ -99,11 +92,11 @@ describe('several worker processes on one Redis', () => {
     const { sim: simAccounts, keys } = accounts([{ rpm: 1000, concurrency: 2 }, { rpm: 1000, concurrency: 2 }, { rpm: 1000, concurrency: 2 }]);
     const sim: KimiSimulator = await startKimiSimulator({ windowMs: 1000, latencyMs: latency, accounts: simAccounts });
     const prefix = testPrefix('kill');
-    const redis = new Redis(url);
+    const redis = new Redis(shared.url);
     const perWorker = 30;
     let workers: WorkerProcess[] = [];
     try {
-      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: url, prefix, keys, windowMs: 1000, leaseMs, requests: perWorker });
+      workers = await startWorkers(4, { simUrl: sim.url, redisUrl: shared.url, prefix, keys, windowMs: 1000, leaseMs, requests: perWorker });
       const [victim, ...others] = workers as [WorkerProcess, ...WorkerProcess[]];
       const victimId = String(victim.of('ready')[0]?.worker);
       const leaseKeys = simAccounts.map((a) => `${prefix}{${a.id}}:l`);

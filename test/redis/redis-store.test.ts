@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { KimiPool } from '../../src/index.js';
 import { RedisStore, redisStore, type RedisClientLike } from '../../src/redis/index.js';
@@ -7,18 +7,11 @@ import type { StoreEvent } from '../../src/store/limit-store.js';
 import { startKimiSimulator } from '../../src/testing/index.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import type { Limits } from '../../src/tiers.js';
-import { RedisServer, testPrefix, testRedis } from '../helpers/redis-server.js';
+import { RedisServer, testPrefix, useTestRedis } from '../helpers/redis-server.js';
 import { expectNoRateLimits, watchStalls } from '../helpers/stalls.js';
 import { describeStoreContract, MARGIN, sleep, WINDOW } from '../store/store-contract.js';
 
-let url = '';
-let stopRedis: () => Promise<void> = async () => undefined;
-beforeAll(async () => {
-  ({ url, stop: stopRedis } = await testRedis());
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const shared = useTestRedis();
 
 // An ioredis client satisfies the store's small client interface.
 const typeCheck = (r: Redis): RedisClientLike => r;
@@ -36,7 +29,7 @@ describe('redisStore() options', () => {
   });
 });
 
-describeStoreContract('RedisStore', () => redisStore({ url, prefix: testPrefix('contract') }));
+describeStoreContract('RedisStore', () => redisStore({ url: shared.url, prefix: testPrefix('contract') }));
 
 const OPEN: Limits = { concurrency: 100, rpm: 1000, tpm: 1_000_000, tpd: Infinity };
 
@@ -52,7 +45,7 @@ describe('RedisStore shared by several pools', () => {
     const stores: RedisStore[] = [];
     const events: StoreEvent[][] = [];
     for (let i = 0; i < n; i++) {
-      const s = options.client !== undefined ? redisStore({ client: await options.client(), prefix, leaseMs: options.leaseMs }) : redisStore({ url, prefix, leaseMs: options.leaseMs });
+      const s = options.client !== undefined ? redisStore({ client: await options.client(), prefix, leaseMs: options.leaseMs }) : redisStore({ url: shared.url, prefix, leaseMs: options.leaseMs });
       const seen: StoreEvent[] = [];
       s.listen((e) => seen.push(e));
       await s.init({ accounts: [{ id: 'a', limits: { ...OPEN, ...limits } }], windowMs: WINDOW, safetyMarginMs: MARGIN, clock: options.clock ?? systemClock });
@@ -133,7 +126,7 @@ describe('RedisStore shared by several pools', () => {
   it('leases: renewed while held, and freed within leaseMs when their pool stops renewing (dies)', async () => {
     const clients: Redis[] = [];
     const make = async (): Promise<RedisClientLike> => {
-      const c = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      const c = new Redis(shared.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
       c.on('error', () => undefined);
       clients.push(c);
       await c.connect();
@@ -162,7 +155,7 @@ describe('RedisStore shared by several pools', () => {
   });
 
   it('a grant whose answer was lost is not counted twice when asked again', async () => {
-    const real = new Redis(url, { lazyConnect: true, enableOfflineQueue: false });
+    const real = new Redis(shared.url, { lazyConnect: true, enableOfflineQueue: false });
     real.on('error', () => undefined);
     await real.connect();
     let dropNext = false;
@@ -194,7 +187,7 @@ describe('RedisStore shared by several pools', () => {
 
   it('sets a TTL on every key it writes, and survives SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     const { stores: [s] } = await workers(1, { tpd: 10_000 });
-    const r = new Redis(url);
+    const r = new Redis(shared.url);
     try {
       expect(await s!.acquire('a', 5, 1)).toBe(0);
       const keys = await r.keys(`${s!.prefix}*`);
@@ -213,8 +206,8 @@ describe('RedisStore in a pool', () => {
     const keys = ['sk-secret-key-number-one-AAAA', 'sk-secret-key-number-two-BBBB'];
     const sim = await startKimiSimulator({ windowMs: 1000, accounts: [{ id: 'org-1', keys, tier: 'tier1' }] });
     const prefix = testPrefix('nokey');
-    const pool = new KimiPool({ keys: keys.map((key) => ({ key, account: 'org-1', tier: 'tier1' as const })), baseURL: sim.url, windowMs: 1000, store: redisStore({ url, prefix }) });
-    const r = new Redis(url);
+    const pool = new KimiPool({ keys: keys.map((key) => ({ key, account: 'org-1', tier: 'tier1' as const })), baseURL: sim.url, windowMs: 1000, store: redisStore({ url: shared.url, prefix }) });
+    const r = new Redis(shared.url);
     try {
       sim.revokeKey(keys[1]!);
       await Promise.all(Array.from({ length: 6 }, (_, i) => pool.chat.completions.create({ model: 'kimi-k2.5', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 5 })));
@@ -245,8 +238,8 @@ describe('RedisStore in a pool', () => {
     const sim = await startKimiSimulator({ windowMs: 1000, accounts: [{ id: 'org-1', keys: [keys[0]!.key], tier: 'tier1' }, { id: 'org-2', keys: [keys[1]!.key], tier: 'tier1' }] });
     sim.revokeKey(keys[0]!.key);
     const prefix = testPrefix('disable');
-    const a = new KimiPool({ keys, baseURL: sim.url, windowMs: 1000, store: redisStore({ url, prefix }) });
-    const b = new KimiPool({ keys, baseURL: sim.url, windowMs: 1000, store: redisStore({ url, prefix }) });
+    const a = new KimiPool({ keys, baseURL: sim.url, windowMs: 1000, store: redisStore({ url: shared.url, prefix }) });
+    const b = new KimiPool({ keys, baseURL: sim.url, windowMs: 1000, store: redisStore({ url: shared.url, prefix }) });
     const heard: string[] = [];
     b.on('key-disabled', (e) => heard.push(`${e.key} ${e.status ?? ''} ${e.message}`));
     const ask = (p: KimiPool, i: number) => p.chat.completions.create({ model: 'kimi-k2.5', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 5 });

@@ -6,21 +6,14 @@
  * suspended for its balance comes back in all of them once topped up.
  * Asserts counts and states, never speed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../src/fingerprint.js';
 import { KimiPool, type AccountRestoredEvent } from '../../src/index.js';
 import { redisStore } from '../../src/redis/index.js';
 import { startKimiSimulator, type KimiSimulator } from '../../src/testing/index.js';
-import { testPrefix, testRedis } from '../helpers/redis-server.js';
+import { testPrefix, useTestRedis } from '../helpers/redis-server.js';
 
-let url = '';
-let stopRedis: () => Promise<void> = async () => undefined;
-beforeAll(async () => {
-  ({ url, stop: stopRedis } = await testRedis());
-});
-afterAll(async () => {
-  await stopRedis();
-});
+const shared = useTestRedis();
 
 const key = (org: string, n: number) => `sk-${org}-redis-key-000${n}`;
 const ORGS = ['a', 'b', 'c'];
@@ -43,7 +36,7 @@ describe('runtime edits on a shared Redis store, 3 pools', () => {
     });
     const prefix = testPrefix('edits');
     const plain = ORGS.flatMap((o) => [key(o, 1), key(o, 2)]).join(',');
-    const pools = [0, 1, 2].map(() => new KimiPool({ keys: plain, discover: true, baseURL: sim.url, windowMs, store: redisStore({ url, prefix, leaseMs: 3000 }), retries: 8, retryBaseMs: 50, retryMaxMs: 500 }));
+    const pools = [0, 1, 2].map(() => new KimiPool({ keys: plain, discover: true, baseURL: sim.url, windowMs, store: redisStore({ url: shared.url, prefix, leaseMs: 3000 }), retries: 8, retryBaseMs: 50, retryMaxMs: 500 }));
     const restored: AccountRestoredEvent[] = [];
     for (const p of pools) p.on('account-restored', (e) => restored.push(e));
     let n = 0;
