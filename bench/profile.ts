@@ -24,7 +24,7 @@ interface CpuProfile {
   readonly timeDeltas: readonly number[];
 }
 
-/** `src/pool/engine.ts`, `p-retry`, `node:internal/...`, or a V8 pseudo-frame such as `(garbage collector)`. */
+/** `src/pool/request-lifecycle.ts`, `openai`, `node:internal/...`, or a V8 pseudo-frame such as `(garbage collector)`. */
 function where(url: string): string {
   if (url === '') return '';
   const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);

@@ -4,6 +4,7 @@ import { JobQueue } from '../queue/job-queue.js';
 import { MinHeap } from '../queue/min-heap.js';
 import { NEVER, type LimitStore } from '../store/limit-store.js';
 import type { Job } from './job.js';
+import { move } from './lifecycle.js';
 import { quiet } from './awaitable.js';
 import type { AccountMember } from './members.js';
 
@@ -35,7 +36,8 @@ const STORE_RETRY_MS = [50, 100, 200, 500, 1000, 2000, 5000];
 export class Dispatcher {
   readonly queue = new JobQueue<Job>();
   private readonly delayed = new MinHeap<Job>((a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq));
-  private delayedLive = 0;
+  /** The jobs backing off (the heap drops the others lazily). */
+  private readonly backingOff = new Set<Job>();
   private readonly ready = new Deque<AccountMember>();
   /**
    * Accounts waiting for a time. Entries carry their own time: an account can
@@ -69,35 +71,35 @@ export class Dispatcher {
 
   /** Jobs waiting to start: queued plus backing off. */
   get waitingJobs(): number {
-    return this.queue.size + this.delayedLive;
+    return this.queue.size + this.backingOff.size;
   }
 
+  /** A new job (queued) joins the queue. */
   enqueue(job: Job): void {
-    job.state = 'queued';
     job.enqueuedAt = this.clock.now();
     this.queue.push(job);
     this.pump();
   }
 
-  /** Puts a job back at its place, after `notBefore` when that is still ahead. */
+  /** Puts a job (queued again) back at its place. */
   requeue(job: Job): void {
     job.enqueuedAt = this.clock.now();
-    if (job.notBefore > job.enqueuedAt) {
-      job.state = 'delayed';
-      this.delayed.push(job);
-      this.delayedLive++;
-    } else {
-      job.state = 'queued';
-      this.queue.pushBack(job);
-    }
+    this.queue.pushBack(job);
     this.pump();
   }
 
-  /** Takes a waiting job out (abort, timeout). */
+  /** Holds a job (delayed) until `notBefore`, then queues it again at its place. */
+  delay(job: Job): void {
+    job.enqueuedAt = this.clock.now();
+    this.delayed.push(job);
+    this.backingOff.add(job);
+    this.pump();
+  }
+
+  /** Takes a job out, wherever it waits (abort, timeout); nothing if it is not here. */
   remove(job: Job): void {
-    if (job.state === 'queued' && job.queued) this.queue.forget(job);
-    else if (job.state === 'delayed') this.delayedLive--;
-    job.state = 'between';
+    if (job.queued) this.queue.forget(job);
+    else this.backingOff.delete(job);
     if (this.waitingJobs === 0) this.clearTimer();
   }
 
@@ -163,8 +165,9 @@ export class Dispatcher {
     const jobs = this.queue.drain();
     // Its answer, when it comes, finds the job settled and gives back any grant.
     if (this.deciding?.state === 'queued') jobs.push(this.deciding);
-    for (const j of this.delayed.drain()) if (j.state === 'delayed') jobs.push(j);
-    this.delayedLive = 0;
+    for (const j of this.backingOff) jobs.push(j);
+    this.backingOff.clear();
+    this.delayed.drain();
     return jobs;
   }
 
@@ -327,9 +330,8 @@ export class Dispatcher {
     }
     for (let j = this.delayed.peek(); j !== undefined && j.notBefore <= now; j = this.delayed.peek()) {
       this.delayed.pop();
-      if (j.state === 'delayed') {
-        this.delayedLive--;
-        j.state = 'queued';
+      if (this.backingOff.delete(j)) {
+        move(j, 'due');
         this.queue.pushBack(j);
       }
     }

@@ -1,10 +1,7 @@
-import type { KimiPoolError } from '../errors.js';
 import type { Queueable } from '../queue/job-queue.js';
+import type { RequestState } from './lifecycle.js';
 import type { AccountMember, KeyMember } from './members.js';
-import type { SlotRelease, TaskContext } from './task-context.js';
-
-/** Where a job is in its life. */
-export type JobState = 'queued' | 'delayed' | 'running' | 'between' | 'done';
+import type { TaskContext } from './task-context.js';
 
 /**
  * What only some jobs need (a signal or a timeout, a held slot, a retry or a
@@ -13,27 +10,28 @@ export type JobState = 'queued' | 'delayed' | 'running' | 'between' | 'done';
  */
 class Rare {
   bounces = 0;
-  backoffMs = 0;
-  failure: KimiPoolError | undefined;
   held = false;
-  releaseHold: SlotRelease | undefined;
   timer: unknown;
   onAbort: (() => void) | undefined;
   signal: AbortSignal | undefined;
   timeoutMs: number | undefined;
 }
 
+const noAnswer = (): void => undefined;
+
 /**
  * One request: queued once, run one or more times (attempts, bounces), settled
- * exactly once. Mutable by design: it is the unit the hot path moves around.
+ * exactly once. Its `state` moves only along the table of `lifecycle.ts`.
+ * Mutable by design: it is the unit the hot path moves around.
  * The rare fields are accessors over {@link Rare}, allocated on the first
  * write of a non-default value.
  */
 export class Job implements Queueable {
   queued = false;
-  state: JobState = 'between';
-  /** p-retry's attempt number (1 = first try). */
-  attempt = 0;
+  /** Born queued: see `lifecycle.ts`. */
+  state: RequestState = 'queued';
+  /** 1 for the first try, then 2, 3, ... after transient faults (bounces use none). */
+  attempt = 1;
   /** Runs started (attempts and bounces alike): tells a task's late calls from the current run's. */
   run = 0;
   /** Earliest start (clock time), after a backoff. */
@@ -44,14 +42,11 @@ export class Job implements Queueable {
   key: KeyMember | undefined;
   /** Aborts the running attempt. */
   controller: AbortController | undefined;
-  /** True while the job holds a slot (concurrency) on `account`. */
-  slot = false;
-  /** True once the request resolved with a value (as opposed to failing). */
-  ok = false;
   /** Where the running attempt's request is ({@link Leave}): its start counts in the store once it left. */
   leave = 0;
-  resolveAttempt: ((value: unknown) => void) | undefined;
-  rejectAttempt: ((error: unknown) => void) | undefined;
+  /** The caller's promise; called once, by the transition that answers (see `RequestLifecycle.go`). */
+  resolve: (value: unknown) => void = noAnswer;
+  reject: (error: unknown) => void = noAnswer;
   private rare: Rare | undefined;
 
   constructor(
@@ -87,21 +82,7 @@ export class Job implements Queueable {
     if (v !== 0 || this.rare !== undefined) this.more().bounces = v;
   }
 
-  /** Backoff before the next attempt, decided when the last one failed. */
-  get backoffMs(): number {
-    return this.rare?.backoffMs ?? 0;
-  }
-  set backoffMs(v: number) {
-    if (v !== 0 || this.rare !== undefined) this.more().backoffMs = v;
-  }
 
-  /** Set when the outcome was decided outside the attempt (abort, timeout, close). */
-  get failure(): KimiPoolError | undefined {
-    return this.rare?.failure;
-  }
-  set failure(v: KimiPoolError | undefined) {
-    if (v !== undefined || this.rare !== undefined) this.more().failure = v;
-  }
 
   /** True when the task asked to keep its slot after resolving (a stream being read). */
   get held(): boolean {
@@ -111,13 +92,6 @@ export class Job implements Queueable {
     if (v || this.rare !== undefined) this.more().held = v;
   }
 
-  /** Frees a held slot; set by `holdSlot()`. */
-  get releaseHold(): SlotRelease | undefined {
-    return this.rare?.releaseHold;
-  }
-  set releaseHold(v: SlotRelease | undefined) {
-    if (v !== undefined || this.rare !== undefined) this.more().releaseHold = v;
-  }
 
   get timer(): unknown {
     return this.rare?.timer;

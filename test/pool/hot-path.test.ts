@@ -1,7 +1,7 @@
 /**
- * The hot-path shortcuts of the engine keep the behaviour they replace: the
- * first attempt runs without p-retry (later ones with it), and a task's
- * `ctx.signal` is made only when read.
+ * The hot-path shortcuts of the engine keep the behaviour they replace: one
+ * promise per request whatever its attempts (a retry is a move to `delayed`,
+ * see lifecycle.ts), and a task's `ctx.signal` is made only when read.
  */
 import { describe, expect, it } from 'vitest';
 import { RequestAbortedError, ServerError } from '../../src/errors.js';
@@ -52,7 +52,7 @@ describe('ctx.signal, made on first read', () => {
   });
 });
 
-describe('attempts after the first, through p-retry', () => {
+describe('attempts after the first (retry: running → delayed → queued)', () => {
   it('runs 1 + retries attempts, then rejects with the last fault', async () => {
     const r = rig({ pool: { retries: 2, retryBaseMs: 10 }, fake: { script: () => ({ status: 500, message: 'boom' }) } });
     const attempts: number[] = [];
