@@ -1,9 +1,10 @@
 /**
  * One account as a Redis store sees it, and how an answer of a script
  * updates that view: the account's epoch (state loss), disabled keys and
- * limits in force, each change reported once as a store event.
+ * limits in force, each change reported once as a store event. Also the
+ * leases this pool holds there, and the usage read from the last answer.
  */
-import type { StoreEvent } from '../store/limit-store.js';
+import type { AccountUsage, StoreEvent } from '../store/limit-store.js';
 import { decodeLimits, type Reply } from './scripts.js';
 
 /** One account as this pool sees it in Redis. */
@@ -91,4 +92,45 @@ export function absorbReply(a: AccountState, r: Reply, store: AbsorbingStore): v
     store.emit({ type: 'limits', account: a.id, limits: decodeLimits(r.limits) });
   }
   a.snap = { at: store.now(), reply: r };
+}
+
+/** Books `member` as held under the pool's `lease`. */
+export function hold(a: AccountState, lease: number, member: string): void {
+  const list = a.held.get(lease);
+  if (list === undefined) a.held.set(lease, [member]);
+  else list.push(member);
+  a.heldCount++;
+}
+
+/** Takes the oldest member held under `lease` off the books and returns it; undefined when none is held. */
+export function letGo(a: AccountState, lease: number): string | undefined {
+  const list = a.held.get(lease);
+  const member = list?.shift();
+  if (list === undefined || member === undefined) return undefined;
+  a.unsent.delete(member);
+  if (list.length === 0) a.held.delete(lease);
+  a.heldCount--;
+  return member;
+}
+
+/** Every member this pool holds on the account. */
+export function heldMembers(a: AccountState): string[] {
+  const members: string[] = [];
+  for (const list of a.held.values()) members.push(...list);
+  return members;
+}
+
+/** The account's usage as the last answer told it, aged to `now` (clock ms), with a pause this pool knows of. */
+export function usageOf(a: AccountState, now: number): AccountUsage {
+  const r = a.snap.reply;
+  const elapsed = now - a.snap.at;
+  let pausedUntil = r !== undefined && r.pauseLeft > elapsed ? a.snap.at + r.pauseLeft : -Infinity;
+  if (a.pauseUntil > pausedUntil) pausedUntil = a.pauseUntil;
+  return {
+    inFlight: r?.inFlight ?? 0,
+    startsInWindow: r?.starts ?? 0,
+    tokensInWindow: r?.tokens ?? 0,
+    pausedUntil: pausedUntil > now ? pausedUntil : null,
+    nextFreeInMs: r?.concurrencyFull === true ? null : Math.max(0, (r?.status === 1 ? r.wait : 0) - elapsed, pausedUntil - now),
+  };
 }

@@ -78,6 +78,12 @@ export async function connectSubscriber(url: string): Promise<RedisSubscriberLik
   return sub as unknown as RedisSubscriberLike;
 }
 
+/** Closes a connection the store made: QUIT when connected (the answers on the way still arrive), else drops it. */
+export async function closeOwned(owned: OwnedClient): Promise<void> {
+  if (owned.status === 'ready') await owned.quit().catch(() => owned.disconnect());
+  else owned.disconnect();
+}
+
 /** True when the error is Redis saying it does not know the script (first use, or after a restart). */
 export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
