@@ -81,12 +81,14 @@ export class StoreChannel {
 
   /** A message of another pool, or undefined: this pool's own, or not one of ours. */
   private read(text: string): ChannelMessage | undefined {
-    let m: { t?: unknown; w?: unknown; a?: unknown; f?: unknown; i?: unknown };
+    let m: { t?: unknown; w?: unknown; a?: unknown; f?: unknown; i?: unknown } | null;
     try {
       m = JSON.parse(text) as typeof m;
     } catch {
       return undefined;
     }
+    // Anyone can publish on the channel: `null`, a number or a string is not ours either.
+    if (typeof m !== 'object' || m === null) return undefined;
     if (m.w === this.workerId || typeof m.a !== 'string') return undefined;
     if (m.t === 'w' || m.t === 'd') return { t: m.t, a: m.a };
     if (m.t === 'e' && typeof m.f === 'string') return { t: 'e', a: m.a, f: m.f };

@@ -69,6 +69,23 @@ describe('RedisStore shared by several pools', () => {
     expect(await b!.acquire('a', 1, 2)).toBe(0);
   });
 
+  it('ignores what others publish on its channel (null, numbers, strings, junk) and still hears the pools', async () => {
+    const { stores: [a, b], events } = await workers(2, { concurrency: 1 });
+    const publisher = new Redis(shared.url);
+    try {
+      // A handler that threw on any of these would surface as an uncaught error and fail this file.
+      for (const junk of ['null', '42', '"w"', '[]', '{}', '{"t":"w"}', 'not json', '{"t":"w","a":7}']) await publisher.publish(`${b!.prefix}events`, junk);
+      expect(await a!.acquire('a', 1, 1)).toBe(0);
+      expect(await b!.acquire('a', 1, 2)).toBeGreaterThan(0);
+      await a!.release('a', 1);
+      await sleep(50);
+      expect(events[1]).toContainEqual({ type: 'wake', account: 'a' });
+      expect(events[1]?.filter((e) => e.type !== 'wake')).toEqual([]);
+    } finally {
+      publisher.disconnect();
+    }
+  });
+
   it('shares RPM and TPM: four pools together never exceed the limits', async () => {
     const { stores } = await workers(4, { rpm: 6, tpm: 600 });
     const grants = await Promise.all(stores.map(async (s, i) => {
