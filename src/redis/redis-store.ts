@@ -5,9 +5,8 @@ import type { Limits } from '../tiers.js';
 import { storeError } from './errors.js';
 import { resolveRedisOptions, type RedisStoreOptions, type ResolvedRedisOptions } from './options.js';
 import { closeOwned, connectRedis, connectSubscriber, type OwnedClient, type RedisClientLike } from './redis-client.js';
-import { ENABLE_LUA, MERGE_LUA, MERGES_LUA } from './edit-scripts.js';
 import { absorbReply, heldMembers, hold, letGo, newAccountState, usageOf, type AbsorbingStore, type AccountState } from './account-state.js';
-import { ACQUIRE, DISABLE, OBSERVE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, encodeLimits, type Reply, type Script } from './scripts.js';
+import { ACQUIRE, DISABLE, ENABLE, MERGE, MERGES, OBSERVE, PAUSE, RELEASE, RENEW, RESTAMP, SET_LIMITS, SYNC, accountKeys, encodeLimits, type Reply, type Script } from './scripts.js';
 import { clientOrThrow, readReply, runScript, writeEventually } from './run-script.js';
 import { StoreChannel, type ChannelMessage } from './store-channel.js';
 import { EventQueue } from './event-queue.js';
@@ -104,7 +103,7 @@ export class RedisStore implements LimitStore {
    * apart, and a 429 then is handled as any other. Never rejects.
    */
   merge(from: string, into: string): Promise<void> {
-    return this.persist(() => this.eval(MERGE_LUA, [`${this.prefix}merges`], [from, into, ...this.channel.publish({ t: 'm', a: from, i: into })]));
+    return this.persist(() => this.eval(MERGE, [`${this.prefix}merges`], [from, into, ...this.channel.publish({ t: 'm', a: from, i: into })]));
   }
 
   /** Clears a disabled flag (recovery, a key added again) and tells the other pools (event `enabled`). Never rejects. */
@@ -113,12 +112,12 @@ export class RedisStore implements LimitStore {
     if (a === undefined) return Promise.resolve();
     const field = info.scope === 'account' ? 'off' : `k:${info.key ?? ''}`;
     a.seen.delete(field);
-    return this.persist(() => this.eval(ENABLE_LUA, [a.keys[0] as string], [field, ...this.channel.publish({ t: 'e', a: a.id, f: field })]));
+    return this.persist(() => this.eval(ENABLE, [a.keys[0] as string], [field, ...this.channel.publish({ t: 'e', a: a.id, f: field })]));
   }
 
   /** Merges recorded by pools before this one started. */
   private async readMerges(): Promise<void> {
-    const raw = await this.eval(MERGES_LUA, [`${this.prefix}merges`], []).catch(() => []);
+    const raw = await this.eval(MERGES, [`${this.prefix}merges`], []).catch(() => []);
     if (!Array.isArray(raw)) return;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const from = String(raw[i]);
@@ -126,9 +125,9 @@ export class RedisStore implements LimitStore {
     }
   }
 
-  /** Runs a script of edit-scripts.ts: plain EVAL, as they run seldom. */
-  private async eval(lua: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    return clientOrThrow(this.client, this.startError).eval(lua, keys.length, ...keys, ...args);
+  /** Runs a run-time edit script (merge, merges, enable), which reads no account state. */
+  private async eval(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return runScript(clientOrThrow(this.client, this.startError), script, keys, args);
   }
 
   async acquire(account: string, tokens: number, lease: number): Promise<number> {

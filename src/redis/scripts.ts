@@ -3,11 +3,13 @@
  * `./lua/` (the layout of BullMQ's commands): `prelude.lua` holds what every
  * script shares (the keys, the common ARGV, the Redis clock, ensure, prune,
  * reply) and documents the data layout; each other file is one script.
+ * Three scripts stand alone, without the prelude (merge, merges, enable: the
+ * run-time edits, which take no account's six keys).
  *
  * The files are read once, when this module loads, from `lua/` beside it:
  * `src/redis/lua/` under the source condition (tests, tsx), and
  * `dist/redis/lua/`, which `npm run build` copies there (scripts/copy-lua.mjs).
- * A script is the prelude followed by its file, run as one: Lua has no
+ * A decision script is the prelude followed by its file, run as one: Lua has no
  * include in Redis, and one prelude kept once beats nine copies of it kept in
  * step. `npm run lua` writes the combined files, to run one with
  * `redis-cli --eval` (docs/distributed.md).
@@ -41,9 +43,18 @@ function read(file: string): string {
 
 const PRELUDE = read('prelude.lua');
 
-function load(name: string): Script {
-  const lua = `${PRELUDE}\n${read(`${name}.lua`)}`;
+function script(name: string, lua: string): Script {
   return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** A decision script: the prelude, then its file. */
+function load(name: string): Script {
+  return script(name, `${PRELUDE}\n${read(`${name}.lua`)}`);
+}
+
+/** A script that stands alone (no account's keys): its file only. */
+function loadAlone(name: string): Script {
+  return script(name, read(`${name}.lua`));
 }
 
 export const ACQUIRE = load('acquire');
@@ -56,8 +67,16 @@ export const OBSERVE = load('observe');
 export const DISABLE = load('disable');
 export const SYNC = load('sync');
 
+/** Run-time edits shared by the pools: account merges (Msh-Org-Id) and re-enabled keys or accounts. */
+export const MERGE = loadAlone('merge');
+export const MERGES = loadAlone('merges');
+export const ENABLE = loadAlone('enable');
+
+/** The scripts that run after the prelude, one per decision. */
+export const DECISION_SCRIPTS: readonly Script[] = [ACQUIRE, RELEASE, RENEW, RESTAMP, PAUSE, SET_LIMITS, OBSERVE, DISABLE, SYNC];
+
 /** Every script, each file in `./lua/` but the prelude. */
-export const SCRIPTS: readonly Script[] = [ACQUIRE, RELEASE, RENEW, RESTAMP, PAUSE, SET_LIMITS, OBSERVE, DISABLE, SYNC];
+export const SCRIPTS: readonly Script[] = [...DECISION_SCRIPTS, MERGE, MERGES, ENABLE];
 
 /** Limits as the scripts take them: "concurrency,rpm,tpm,tpd", -1 for unlimited. */
 export function encodeLimits(l: Limits): string {

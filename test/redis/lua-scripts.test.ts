@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../../src/redis/index.js';
-import { LUA_DIR, SCRIPTS, accountKeys, parseReply } from '../../src/redis/scripts.js';
+import { DECISION_SCRIPTS, LUA_DIR, SCRIPTS, accountKeys, parseReply } from '../../src/redis/scripts.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { RedisServer, redisServerBinary, testPrefix } from '../helpers/redis-server.js';
 
@@ -38,9 +38,13 @@ describe('the Lua files', () => {
     expect(luaDir).toBe(join(root, 'src/redis/lua/'));
     const files = readdirSync(luaDir).filter((f) => f.endsWith('.lua')).sort();
     expect(files).toEqual(['prelude.lua', ...SCRIPTS.map((s) => `${s.name}.lua`)].sort());
-    expect(SCRIPTS.map((s) => s.name)).toEqual(['acquire', 'release', 'renew', 'restamp', 'pause', 'set-limits', 'observe', 'disable', 'sync']);
+    expect(SCRIPTS.map((s) => s.name)).toEqual(['acquire', 'release', 'renew', 'restamp', 'pause', 'set-limits', 'observe', 'disable', 'sync', 'merge', 'merges', 'enable']);
     const prelude = readFileSync(join(luaDir, 'prelude.lua'), 'utf8');
-    for (const s of SCRIPTS) expect(s.lua).toBe(`${prelude}\n${readFileSync(join(luaDir, `${s.name}.lua`), 'utf8')}`);
+    // A decision script runs after the prelude; the run-time edits stand alone.
+    for (const s of SCRIPTS) {
+      const own = readFileSync(join(luaDir, `${s.name}.lua`), 'utf8');
+      expect(s.lua).toBe(DECISION_SCRIPTS.includes(s) ? `${prelude}\n${own}` : own);
+    }
   });
 
   it('SCRIPT LOAD gives each script the SHA1 the store runs it under (EVALSHA)', async () => {
@@ -51,7 +55,8 @@ describe('the Lua files', () => {
   it('the store runs every one of them', async () => {
     await redis.script('FLUSH');
     const clock = new ManualClock(1_000_000);
-    const store = redisStore({ url: server.url, prefix: testPrefix('lua'), leaseMs: 300, subscribe: false });
+    const prefix = testPrefix('lua');
+    const store = redisStore({ url: server.url, prefix, leaseMs: 300, subscribe: false });
     try {
       await store.init({ accounts: [{ id: 'a', limits: { concurrency: 2, rpm: 10, tpm: 1000, tpd: 10_000 } }], windowMs: 60_000, safetyMarginMs: 1000, clock }); // sync
       expect(await store.acquire('a', 10, 1)).toBe(0); // acquire
@@ -61,6 +66,9 @@ describe('the Lua files', () => {
       await store.setLimits('a', { concurrency: 2, rpm: 20, tpm: 1000, tpd: 10_000 }); // set-limits
       await store.observe('a', 'tpm', 500); // observe
       await store.disable({ scope: 'key', account: 'a', key: 'k1', status: 401, kimiType: 'invalid_authentication_error' }); // disable
+      await store.enable({ scope: 'key', account: 'a', key: 'k1' }); // enable
+      store.addAccount({ id: 'b', limits: { concurrency: 1, rpm: 10, tpm: 1000, tpd: 10_000 } });
+      await store.merge('b', 'a'); // merge
       // renew: the store renews held leases every leaseMs / 3 on a real timer.
       const renew = SCRIPTS.find((s) => s.name === 'renew')?.sha as string;
       const exists = async (sha: string): Promise<boolean> => ((await redis.script('EXISTS', sha)) as number[])[0] === 1;
@@ -68,6 +76,18 @@ describe('the Lua files', () => {
       await store.release('a', 1); // release
     } finally {
       await store.close();
+    }
+    // merges: read by a pool at start, to follow the merges made before it.
+    const next = redisStore({ url: server.url, prefix, subscribe: false });
+    const merged: unknown[] = [];
+    next.listen((e) => merged.push(e));
+    try {
+      const limits = { concurrency: 2, rpm: 10, tpm: 1000, tpd: 10_000 };
+      await next.init({ accounts: [{ id: 'a', limits }, { id: 'b', limits }], windowMs: 60_000, safetyMarginMs: 1000, clock });
+      await sleep(10);
+      expect(merged).toContainEqual({ type: 'merged', account: 'b', into: 'a' });
+    } finally {
+      await next.close();
     }
     const exists = (await redis.script('EXISTS', ...SCRIPTS.map((s) => s.sha))) as number[];
     expect(Object.fromEntries(SCRIPTS.map((s, i) => [s.name, exists[i]]))).toEqual(Object.fromEntries(SCRIPTS.map((s) => [s.name, 1])));
