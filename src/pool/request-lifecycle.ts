@@ -201,7 +201,9 @@ export class RequestLifecycle {
       case 'streaming':
         // A stream still being read: stop it, and free its slot now (it may never be read again).
         job.controller?.abort(error);
-        return this.finish(job, { error }, undefined);
+        // Unless the abort made its reader release it already.
+        if (stateOf(job) === 'streaming') this.finish(job, { error }, undefined);
+        return;
       default:
       // Answered already.
     }
