@@ -4,7 +4,6 @@ import { JobQueue } from '../queue/job-queue.js';
 import { MinHeap } from '../queue/min-heap.js';
 import { NEVER, type LimitStore } from '../store/limit-store.js';
 import type { Job } from './job.js';
-import { move } from './lifecycle.js';
 import { quiet } from './awaitable.js';
 import type { AccountMember } from './members.js';
 
@@ -14,6 +13,8 @@ export interface DispatchHost {
   start(job: Job, account: AccountMember, now: number): void;
   /** The job can start on no usable account, ever (it reserves too many tokens). */
   unrunnable(job: Job): void;
+  /** A job's backoff is over (delayed → queued); the dispatcher queues it again at its place. */
+  due(job: Job): void;
   /** A store call failed (e.g. Redis down); the dispatcher retries after `retryInMs`. */
   storeError(error: unknown, retryInMs: number): void;
 }
@@ -331,7 +332,7 @@ export class Dispatcher {
     for (let j = this.delayed.peek(); j !== undefined && j.notBefore <= now; j = this.delayed.peek()) {
       this.delayed.pop();
       if (this.backingOff.delete(j)) {
-        move(j, 'due');
+        this.host.due(j);
         this.queue.pushBack(j);
       }
     }

@@ -16,7 +16,6 @@ import { after } from './awaitable.js';
 import { KeyDepartures } from './departures.js';
 import { Dispatcher, type DispatchHost } from './dispatcher.js';
 import { Job } from './job.js';
-import type { RequestState, Transition } from './lifecycle.js';
 import { KeyFetches } from './key-fetch.js';
 import { MarginLearner } from './margins.js';
 import { AccountMember, KeyMember } from './members.js';
@@ -38,8 +37,6 @@ export interface EngineHooks {
   keyIdle?(key: KeyMember): void;
   /** A shared store told of a merge or a re-enabled key or account made by another pool. */
   storeEvent?(event: Extract<StoreEvent, { type: 'merged' | 'enabled' }>): void;
-  /** A request moved along `transition` from `from` (tests and tracing read the lifecycle here). */
-  moved?(job: Job, transition: Transition, from: RequestState): void;
 }
 
 /**
@@ -179,6 +176,11 @@ export class Engine implements DispatchHost {
   /** DispatchHost: `job` reserves more tokens than any usable account allows. */
   unrunnable(job: Job): void {
     this.lifecycle.drop(job, this.control.tooLarge(job.tokens) ?? new RequestTooLargeError(`The request reserves ${job.tokens} tokens, more than any usable account allows`, job.tokens));
+  }
+
+  /** DispatchHost: `job`'s backoff is over. */
+  due(job: Job): void {
+    this.lifecycle.due(job);
   }
 
   /** DispatchHost: the store failed; the dispatcher tries again later. */

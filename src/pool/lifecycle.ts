@@ -108,12 +108,67 @@ export interface Moving {
 }
 
 /**
- * Moves `request` along `transition` and returns its new state.
- * @throws {LifecycleError} when its state has no such transition.
+ * What a transition does when taken, read off the table once: the hot path
+ * reads these flags instead of comparing the traits of two states.
  */
-export function move(request: Moving, transition: Transition): RequestState {
-  const rule = TRANSITIONS[transition];
-  if (!rule.from.includes(request.state)) throw new LifecycleError(request.seq, request.state, transition);
-  return (request.state = rule.to);
+export interface Step {
+  readonly transition: Transition;
+  /** The states it leaves from: one, or two (`drop`); `fromOther` repeats `from` when one. */
+  readonly from: RequestState;
+  readonly fromOther: RequestState;
+  readonly to: RequestState;
+  /** Enters the slot states: takes a slot. */
+  readonly takesSlot: boolean;
+  /** Leaves the slot states: frees the slot. */
+  readonly freesSlot: boolean;
+  /** Leaves the watched states: stops listening to the signal and the timeout. */
+  readonly unwatches: boolean;
+  /** Answers the caller (`value` or `error`), or not. */
+  readonly answers: 'value' | 'error' | undefined;
 }
 
+function stepOf(transition: Transition): Step {
+  const rule = TRANSITIONS[transition];
+  if (rule.from.length > 2) throw new Error(`kimi-pool: ${transition} leaves from more than two states; Step holds two`);
+  const to = STATES[rule.to];
+  // The states a transition leaves from share their traits, so what it does is one thing (tested).
+  const from = STATES[rule.from[0] as RequestState];
+  return {
+    transition,
+    from: rule.from[0] as RequestState,
+    fromOther: (rule.from[1] ?? rule.from[0]) as RequestState,
+    to: rule.to,
+    takesSlot: !from.slot && to.slot,
+    freesSlot: from.slot && !to.slot,
+    unwatches: from.watched && !to.watched,
+    answers: rule.answers,
+  };
+}
+
+/** Each transition's {@link Step}. */
+export const STEPS: { readonly [T in Transition]: Step } = {
+  start: stepOf('start'),
+  succeed: stepOf('succeed'),
+  stream: stepOf('stream'),
+  finish: stepOf('finish'),
+  bounce: stepOf('bounce'),
+  retry: stepOf('retry'),
+  due: stepOf('due'),
+  fail: stepOf('fail'),
+  abandon: stepOf('abandon'),
+  end: stepOf('end'),
+  drop: stepOf('drop'),
+};
+
+/**
+ * Moves `request` along `step` (one of {@link STEPS}, or a transition's name)
+ * and returns the step.
+ * @throws {LifecycleError} when its state has no such transition (the state is left as it was).
+ */
+export function move(request: Moving, step: Step | Transition): Step {
+  const s = typeof step === 'string' ? STEPS[step] : step;
+  const state = request.state;
+  if (state !== s.from && state !== s.fromOther) throw new LifecycleError(request.seq, state, s.transition);
+  request.state = s.to;
+  return s;
+}

@@ -6,7 +6,7 @@ import { Leave } from './departures.js';
 import type { Engine } from './engine.js';
 import { FaultReader } from './fault-reader.js';
 import type { Job } from './job.js';
-import { move, STATES, TRANSITIONS, type RequestState, type Transition } from './lifecycle.js';
+import { move, STEPS, type RequestState, type Step, type Transition } from './lifecycle.js';
 import type { AccountMember, KeyMember } from './members.js';
 import { Context, usedTokensOf, type SlotRelease } from './task-context.js';
 import { modelOf, UNKNOWN_MODEL, usageOf } from './usage.js';
@@ -35,6 +35,8 @@ export class RequestLifecycle {
   failed = 0;
   retries = 0;
   bounces = 0;
+  /** Told of every move (tests and tracing read the lifecycle here). */
+  trace: ((job: Job, transition: Transition, from: RequestState) => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly faults: FaultReader;
 
@@ -72,7 +74,7 @@ export class RequestLifecycle {
     // One controller per attempt: the openai SDK never removes the listener it
     // adds to the signal it is given, so a shared signal would leak.
     job.controller = new AbortController();
-    this.go(job, 'start');
+    this.go(job, STEPS.start);
     if (engine.events.listenerCount('start') > 0) {
       engine.events.emit('start', { requestId: job.seq, key: key.id, account: account.id, attempt: job.attempt, tokens: job.tokens, waitedMs: now - job.enqueuedAt });
       // Aborted by a listener: nothing to run.
@@ -100,20 +102,20 @@ export class RequestLifecycle {
       }
       return this.end(job);
     }
-    if (job.held) this.go(job, 'stream', value);
+    if (job.held) this.go(job, STEPS.stream, value);
     else this.succeed(job, value);
   }
 
   /** running → done: frees the slot, counts the success, answers the caller. */
   private succeed(job: Job, value: unknown): void {
-    this.go(job, 'succeed', value);
+    this.go(job, STEPS.succeed, value);
     this.counted(job, usedTokensOf(value), usageOf(value), modelOf(value), undefined);
     this.checkIdle();
   }
 
   /** streaming → done: the stream was read to its end (`result` without `error`) or not. */
   private finish(job: Job, result: Parameters<SlotRelease>[0], firstChunkMs: number | undefined): void {
-    this.go(job, 'finish');
+    this.go(job, STEPS.finish);
     if (result?.error === undefined) this.counted(job, result?.usedTokens, result?.usage, result?.model, firstChunkMs);
     else job.key?.count('failed');
     this.checkIdle();
@@ -137,7 +139,7 @@ export class RequestLifecycle {
   /** running → queued: frees the slot (once `pause` landed) and puts the request back at its place. */
   private bounce(job: Job, pause: Awaitable<void> | undefined): void {
     job.notBefore = 0;
-    this.go(job, 'bounce', undefined, pause);
+    this.go(job, STEPS.bounce, undefined, pause);
     if (this.runnable(job, AGAIN)) this.engine.dispatcher.requeue(job);
   }
 
@@ -145,8 +147,13 @@ export class RequestLifecycle {
   private retry(job: Job, backoffMs: number): void {
     job.attempt++;
     job.notBefore = this.engine.clock.now() + backoffMs;
-    this.go(job, 'retry');
+    this.go(job, STEPS.retry);
     if (this.runnable(job, AGAIN)) this.engine.dispatcher.delay(job);
+  }
+
+  /** delayed → queued: its backoff is over (the dispatcher queues it again at its place). */
+  due(job: Job): void {
+    this.go(job, STEPS.due);
   }
 
   /**
@@ -164,28 +171,28 @@ export class RequestLifecycle {
 
   /** running → done: frees the slot (once `pause` landed) and rejects the caller. */
   private fail(job: Job, error: Error, pause?: Awaitable<void>): void {
-    this.go(job, 'fail', error, pause);
+    this.go(job, STEPS.fail, error, pause);
     this.emitFailed(job, error);
     this.checkIdle();
   }
 
   /** running → abandoned: rejects the caller now and aborts the task's signal; its slot is freed when it ends. */
   private abandon(job: Job, error: KimiPoolError): void {
-    this.go(job, 'abandon', error);
+    this.go(job, STEPS.abandon, error);
     job.controller?.abort(error);
     this.emitFailed(job, error);
   }
 
   /** abandoned → done: the task ended; frees its slot (once `pause` landed). */
   private end(job: Job, pause?: Awaitable<void>): void {
-    this.go(job, 'end', undefined, pause);
+    this.go(job, STEPS.end, undefined, pause);
     this.checkIdle();
   }
 
   /** queued | delayed → done: takes the request out of the queue and rejects the caller. */
   drop(job: Job, error: Error): void {
     this.engine.dispatcher.remove(job);
-    this.go(job, 'drop', error);
+    this.go(job, STEPS.drop, error);
     this.emitFailed(job, error);
     this.checkIdle();
   }
@@ -220,7 +227,8 @@ export class RequestLifecycle {
     const firstChunkMs = this.engine.clock.now() - job.startedAt;
     let released = false;
     return (result) => {
-      // A release of an earlier run (bounced, failed over, retried) frees nothing of this one.
+      // A release of an earlier run (bounced, failed over, retried) frees nothing of this one;
+      // called twice, it acts once (a later holdSlot() of the same task stays held).
       if (released || job.run !== run) return;
       released = true;
       if (job.state === 'streaming') this.finish(job, result, firstChunkMs);
@@ -230,30 +238,26 @@ export class RequestLifecycle {
   }
 
   /**
-   * Moves `job` along `transition`, and does what crossing the table's lines
+   * Moves `job` along `step` (one of STEPS), and does what crossing the table's lines
    * means: takes or frees the slot (freed once `pause` landed), stops listening
    * to its signal and timeout, answers the caller with `answer`.
    */
-  private go(job: Job, transition: Transition, answer?: unknown, pause?: Awaitable<void>): void {
+  private go(job: Job, step: Step, answer?: unknown, pause?: Awaitable<void>): void {
     const was = job.state;
-    const from = STATES[was];
-    const to = STATES[move(job, transition)];
-    this.engine.hooks.moved?.(job, transition, was);
-    if (from.slot !== to.slot) {
-      if (to.slot) this.takeSlot(job);
-      else this.freeSlot(job, pause);
-    }
-    if (from.watched && !to.watched) this.unwatch(job);
-    if (!from.answered && to.answered) {
-      this.active--;
-      if (TRANSITIONS[transition].answers === 'value') {
-        this.succeeded++;
-        job.resolve(answer);
-      } else {
-        this.failed++;
-        if (answer instanceof KimiPoolError && answer.attempts === undefined) answer.attempts = job.attempt;
-        job.reject(answer);
-      }
+    move(job, step);
+    if (this.trace !== undefined) this.trace(job, step.transition, was);
+    if (step.takesSlot) this.takeSlot(job);
+    else if (step.freesSlot) this.freeSlot(job, pause);
+    if (step.unwatches) this.unwatch(job);
+    if (step.answers === undefined) return;
+    this.active--;
+    if (step.answers === 'value') {
+      this.succeeded++;
+      job.resolve(answer);
+    } else {
+      this.failed++;
+      if (answer instanceof KimiPoolError && answer.attempts === undefined) answer.attempts = job.attempt;
+      job.reject(answer);
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * A rig() whose requests are traced along the lifecycle table (engine hook
- * `moved`) and whose limit store, a real MemoryStore, counts what it grants
+ * `RequestLifecycle.trace`) and whose limit store, a real MemoryStore, counts what it grants
  * and what it is given back, per lease: enough to check that every request is
  * answered once and frees its slot once.
  */
@@ -8,7 +8,9 @@ import { expect } from 'vitest';
 import type { Engine } from '../../src/pool/engine.js';
 import { TRANSITIONS, type RequestState, type Transition } from '../../src/pool/lifecycle.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { rig, type Rig, type RigOptions, type Tracked } from './pool.js';
+import type { ChatCompletionChunk } from '../../src/chat.js';
+import type { PooledStream } from '../../src/index.js';
+import { kimi429, rig, ROOMY, type Rig, type RigOptions, type Tracked } from './pool.js';
 
 /** A MemoryStore that records every granted lease and every release, and what does not pair up. */
 export class CountingStore extends MemoryStore {
@@ -57,8 +59,8 @@ export function tracedRig(options: RigOptions, covered: Set<Transition>): Traced
   const at = new Map<number, RequestState>();
   const breaks: string[] = [];
   const log: string[] = [];
-  // After construction: runtime edits replace engine.hooks in the pool's constructor.
-  engine.hooks.moved = (job, transition, from) => {
+  // The lifecycle tells of every move it makes; the rig records it.
+  engine.lifecycle.trace = (job, transition, from) => {
     const was = at.get(job.seq) ?? 'queued';
     if (from !== was) breaks.push(`request ${job.seq}: ${transition} from ${from}, but its last move left it ${was}`);
     at.set(job.seq, TRANSITIONS[transition].to);
@@ -106,4 +108,33 @@ export function expectSlotsFree(r: TracedRig): void {
   expect(r.store.grants).toBe(starts);
   expect(r.store.releases).toBe(starts);
   for (const [id, path] of r.paths) expect(TRANSITIONS[path[path.length - 1] as Transition].to, `request ${id} ends done`).toBe('done');
+}
+
+// ---- what the lifecycle scenarios share
+
+export const ONE = { ...ROOMY, concurrency: 1 };
+export const TWO_ACCOUNTS = [
+  { id: 'org-a', keys: ['sk-aaaaaaaaaaaa1'], limits: ONE },
+  { id: 'org-b', keys: ['sk-bbbbbbbbbbbb1'], limits: ONE },
+];
+
+/** Errors as the openai SDK throws them (status and Kimi's error body). */
+export const apiError = (status: number, type: string, message: string): Error => Object.assign(new Error(`${status} ${message}`), { status, error: { type, message } });
+export const rateLimited = (): Error => apiError(429, 'rate_limit_reached_error', kimi429.rpm(100, 1));
+export const serverError = (): Error => apiError(500, 'server_error', 'boom');
+
+/** A task that resolves with `value` after `ms` of clock time, whatever its signal says. */
+export const resolvesAfter = <T>(r: TracedRig, ms: number, value: T): Promise<T> => new Promise((resolve) => r.clock.setTimeout(() => resolve(value), ms));
+
+export const streamOf = (r: TracedRig, content: string) =>
+  r.pool.chat.completions.create({ model: 'kimi-k2.5', messages: [{ role: 'user', content }], max_tokens: 10, stream: true });
+
+export async function readAll(s: PooledStream<ChatCompletionChunk>): Promise<{ chunks: number; error: unknown }> {
+  let chunks = 0;
+  try {
+    for await (const _ of s) chunks++;
+  } catch (error) {
+    return { chunks, error };
+  }
+  return { chunks, error: undefined };
 }

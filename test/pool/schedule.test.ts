@@ -1,6 +1,6 @@
 /** schedule(): any call on a pooled key; the task's own errors pass through unchanged. */
 import { describe, expect, it } from 'vitest';
-import { BadRequestError, KimiPoolError, ServerError } from '../../src/errors.js';
+import { BadRequestError, KimiPoolError } from '../../src/errors.js';
 import { fingerprint } from '../../src/fingerprint.js';
 import type { TaskContext } from '../../src/index.js';
 import { promptTokens } from '../helpers/fake-kimi.js';
