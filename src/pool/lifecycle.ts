@@ -21,9 +21,10 @@
  * Each state says whether the request holds a slot (one of its account's
  * concurrent requests, and a lease in the limit store), whether its caller has
  * its answer, and whether it still listens to its signal and timeout. The
- * engine moves a request only through {@link move}, and frees a slot, takes
- * one or answers the caller only where a transition crosses those lines (see
- * `RequestLifecycle.go`). So, read off the table:
+ * engine moves a request only through {@link move}, and takes a slot, frees
+ * one or answers the caller only where a transition crosses those lines
+ * ({@link STEPS}, read off the table; applied in `RequestLifecycle.go`, the
+ * transitions' other effects in its method of the same name). So:
  * - a slot is taken by `start` only, and freed once by whichever transition
  *   leaves the slot states (`succeed`, `fail`, `bounce`, `retry`, `finish`, `end`);
  * - the caller is answered once: no transition leads from an answered state
