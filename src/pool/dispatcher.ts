@@ -4,7 +4,6 @@ import { JobQueue } from '../queue/job-queue.js';
 import { MinHeap } from '../queue/min-heap.js';
 import { NEVER, type LimitStore } from '../store/limit-store.js';
 import type { Job } from './job.js';
-import { quiet } from './awaitable.js';
 import type { AccountMember } from './members.js';
 
 /** What the dispatcher asks of the pool. */
@@ -25,6 +24,7 @@ interface WaitEntry {
 }
 
 const STORE_RETRY_MS = [50, 100, 200, 500, 1000, 2000, 5000];
+const noop = (): void => undefined;
 
 /**
  * The pool's one queue and its accounts. A job is bound to an account only
@@ -54,6 +54,8 @@ export class Dispatcher {
   private acquiring = false;
   /** The job an async store is deciding on (out of the queue meanwhile). */
   private deciding: Job | undefined;
+  /** That decision, and the give-back of its grant if the job cannot take it any more. */
+  private decided: Promise<void | undefined> | undefined;
   private storeFailures = 0;
   private closed = false;
   /** Gates that must open before anything starts (discovery); see {@link Dispatcher.gate}. */
@@ -273,16 +275,19 @@ export class Dispatcher {
     this.acquiring = true;
     this.deciding = job;
     this.queue.pop();
-    answer.then(
-      (wait) => {
+    const decided = answer.then(
+      (wait): Promise<void> | undefined => {
         this.acquiring = false;
         this.deciding = undefined;
         this.storeFailures = 0;
-        if (job.state !== 'queued' || this.closed || !account.usable) {
-          // Aborted, closed or the account disabled while the store decided: give back what it granted.
-          if (wait === 0) quiet(this.store.release(account.id, job.seq));
+        if (job.state !== 'queued' || this.closed || this.paused || !account.usable) {
+          // Aborted, closed, paused or the account disabled while the store decided: give back what it
+          // granted (a lease no transition holds, so the dispatcher frees it). close() waits for it.
+          const givenBack = wait === 0 ? this.store.release(account.id, job.seq) : undefined;
           if (job.state === 'queued') this.queue.pushBack(job);
           this.ready.push(account);
+          this.pump();
+          return givenBack instanceof Promise ? givenBack.catch(noop) : undefined;
         } else if (wait === NEVER) {
           account.neverFor = job;
           this.queue.pushBack(job);
@@ -300,6 +305,7 @@ export class Dispatcher {
           this.place(account, wait, this.clock.now(), job);
         }
         this.pump();
+        return undefined;
       },
       (error: unknown) => {
         this.acquiring = false;
@@ -311,6 +317,16 @@ export class Dispatcher {
         this.setTimer(this.clock.now() + retryIn);
       },
     );
+    this.decided = decided;
+    const clear = (): void => {
+      if (this.decided === decided) this.decided = undefined;
+    };
+    decided.then(clear, clear);
+  }
+
+  /** Resolves once no store decision is on the wire, nor a grant it made being given back (close() waits for it). */
+  async settled(): Promise<void> {
+    while (this.decided !== undefined) await this.decided.then(noop, noop);
   }
 
   private fitsAnywhere(job: Job): boolean {

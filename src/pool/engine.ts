@@ -19,7 +19,7 @@ import { Job } from './job.js';
 import { KeyFetches } from './key-fetch.js';
 import { MarginLearner } from './margins.js';
 import { AccountMember, KeyMember } from './members.js';
-import { RequestLifecycle } from './request-lifecycle.js';
+import { closedError, RequestLifecycle } from './request-lifecycle.js';
 import type { TaskContext } from './task-context.js';
 import { UsageBook } from './usage.js';
 
@@ -85,7 +85,7 @@ export class Engine implements DispatchHost {
     this.lifecycle = new RequestLifecycle(this);
     this.dispatcher = new Dispatcher(this.accounts, this.store, this.clock, this);
     this.control = new AccountControl(this.accounts, this.dispatcher, this.store, this.clock, events, () => {
-      for (const job of this.dispatcher.drainAll()) this.lifecycle.drop(job, this.control.dead as KimiPoolError);
+      this.lifecycle.dropAll(this.dispatcher.drainAll(), () => this.control.dead as KimiPoolError);
     });
     this.margins = new MarginLearner(config, this.store, this.clock, events);
     this.store.listen?.((event) => {
@@ -211,22 +211,22 @@ export class Engine implements DispatchHost {
 
   /** Rejects every request still waiting with `error` (pool.clear()); what runs goes on. */
   clearQueue(error: KimiPoolError): number {
-    const jobs = this.dispatcher.drainAll();
-    for (const job of jobs) this.lifecycle.drop(job, error);
-    return jobs.length;
+    return this.lifecycle.dropAll(this.dispatcher.drainAll(), () => error);
   }
 
   /** Rejects what waits, lets what runs finish, then closes the store. */
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      for (const job of this.dispatcher.close()) this.lifecycle.drop(job, new PoolClosedError('The pool was closed before this request ran'));
+      this.lifecycle.dropAll(this.dispatcher.close(), closedError);
       this.control.close();
       this.margins.close();
       for (const stop of this.unwatch.values()) stop();
       this.unwatch.clear();
     }
     await this.lifecycle.onIdle();
+    // A decision of the store still on the wire gives its grant back first.
+    await this.dispatcher.settled();
     await this.store.close();
   }
 }

@@ -40,7 +40,8 @@ export class FaultReader {
   /**
    * What `error`, the failure of `job`'s running attempt, means. Counts it,
    * acts on the account and emits `ratelimited` or `retry`. It emits while the
-   * job is running: a listener may abort the job meanwhile (the caller checks).
+   * job is running: a listener may abort the job meanwhile (the caller checks;
+   * once aborted, nothing more is counted or told of the request here).
    */
   read(job: Job, error: unknown): Verdict {
     const { engine } = this;
@@ -100,6 +101,8 @@ export class FaultReader {
     }
     // The pause lands before the slot is freed: the release wakes the dispatcher, which must see it.
     const pause = engine.control.pause(account, pauseMs);
+    // Aborted by a listener of what came before (warning, hooks): no bounce to count or tell of.
+    if (job.state !== 'running') return { next: 'bounce', pause };
     job.bounces++;
     engine.lifecycle.bounces++;
     if (engine.events.listenerCount('ratelimited') > 0) {
@@ -123,6 +126,8 @@ export class FaultReader {
     else key.count('serverErrors');
     const error = errorFor(fault, whereOf(job));
     const { config } = engine;
+    // Aborted by a listener of what came before (warning, hooks): no retry to count or tell of.
+    if (job.state !== 'running') return { next: 'fail', error };
     if (job.attempt > config.retries || engine.closed) {
       key.count('failed');
       return { next: 'fail', error };

@@ -82,8 +82,6 @@ export class Job implements Queueable {
     if (v !== 0 || this.rare !== undefined) this.more().bounces = v;
   }
 
-
-
   /** True when the task asked to keep its slot after resolving (a stream being read). */
   get held(): boolean {
     return this.rare?.held ?? false;
@@ -91,7 +89,6 @@ export class Job implements Queueable {
   set held(v: boolean) {
     if (v || this.rare !== undefined) this.more().held = v;
   }
-
 
   get timer(): unknown {
     return this.rare?.timer;

@@ -29,6 +29,11 @@
  *   leaves the slot states (`succeed`, `fail`, `bounce`, `retry`, `finish`, `end`);
  * - the caller is answered once: no transition leads from an answered state
  *   back to an unanswered one.
+ *
+ * One lease is never a slot: with an async store (Redis) a `queued` request
+ * waits for the store's answer outside the queue, and when the answer is a
+ * grant it can no longer take (aborted, closed, paused meanwhile) the
+ * dispatcher gives that grant back itself; `close()` waits for it.
  */
 
 /** Where a request is. */

@@ -14,8 +14,10 @@ import { modelOf, UNKNOWN_MODEL, usageOf } from './usage.js';
 /** The state now: read again after a call that may have moved the request (TypeScript keeps the narrowing). */
 const stateOf = (job: Job): RequestState => job.state;
 
-const FIRST = 'The pool was closed before this request ran';
-const AGAIN = 'The pool was closed before this request could run again';
+/** The error of a request the pool was closed on before it could run (again, once it ran). */
+export function closedError(job: Job): PoolClosedError {
+  return new PoolClosedError(job.run === 0 ? 'The pool was closed before this request ran' : 'The pool was closed before this request could run again');
+}
 
 /**
  * The transitions of the table with their side effects, one method each (named
@@ -57,7 +59,7 @@ export class RequestLifecycle {
     if (timeoutMs !== undefined) job.timer = engine.clock.setTimeout(() => this.abort(job, new RequestTimeoutError(timeoutMs)), timeoutMs);
     if (engine.events.listenerCount('queued') > 0) {
       engine.events.emit('queued', { requestId: job.seq, priority: job.priority, tokens: job.tokens, queued: engine.dispatcher.waitingJobs + 1 });
-      if (!this.runnable(job, FIRST)) return;
+      if (!this.dropUnlessRunnable(job)) return;
     }
     engine.dispatcher.enqueue(job);
   }
@@ -140,7 +142,7 @@ export class RequestLifecycle {
   private bounce(job: Job, pause: Awaitable<void> | undefined): void {
     job.notBefore = 0;
     this.go(job, STEPS.bounce, undefined, pause);
-    if (this.runnable(job, AGAIN)) this.engine.dispatcher.requeue(job);
+    if (this.dropUnlessRunnable(job)) this.engine.dispatcher.requeue(job);
   }
 
   /** running → delayed: frees the slot; attempt + 1 may start `backoffMs` from now, at its place. */
@@ -148,7 +150,7 @@ export class RequestLifecycle {
     job.attempt++;
     job.notBefore = this.engine.clock.now() + backoffMs;
     this.go(job, STEPS.retry);
-    if (this.runnable(job, AGAIN)) this.engine.dispatcher.delay(job);
+    if (this.dropUnlessRunnable(job)) this.engine.dispatcher.delay(job);
   }
 
   /** delayed → queued: its backoff is over (the dispatcher queues it again at its place). */
@@ -157,16 +159,27 @@ export class RequestLifecycle {
   }
 
   /**
-   * Before a request joins the dispatcher: false when it was answered meanwhile
-   * (a listener, or another task started by its freed slot, aborted it) or is
-   * dropped now because nothing can run it (the last key died, the pool closed).
+   * Before a request joins the dispatcher: drops it when nothing can run it
+   * (the last key died, the pool closed). Returns whether it still waits:
+   * false too when it was answered meanwhile (a listener, or another task
+   * started by its freed slot, aborted it).
    */
-  private runnable(job: Job, closedMessage: string): boolean {
+  private dropUnlessRunnable(job: Job): boolean {
     if (job.state === 'done') return false;
     const dead = this.engine.control.dead;
     if (dead !== undefined) this.drop(job, dead);
-    else if (this.engine.closed) this.drop(job, new PoolClosedError(closedMessage));
+    else if (this.engine.closed) this.drop(job, closedError(job));
     return stateOf(job) !== 'done';
+  }
+
+  /**
+   * Drops the requests taken out of the dispatcher at once (close, clear, the
+   * last key dead), each with `errorFor(job)`; returns how many. One answered
+   * meanwhile (a `failed` listener of an earlier one aborted it) is skipped.
+   */
+  dropAll(jobs: readonly Job[], errorFor: (job: Job) => Error): number {
+    for (const job of jobs) if (job.state === 'queued' || job.state === 'delayed') this.drop(job, errorFor(job));
+    return jobs.length;
   }
 
   /** running → done: frees the slot (once `pause` landed) and rejects the caller. */
@@ -220,7 +233,8 @@ export class RequestLifecycle {
 
   /** TaskContext.holdSlot: the slot stays taken after the task resolves (a stream); returns its release. */
   private hold(job: Job, run: number): SlotRelease {
-    // A task of an earlier run (bounced, failed over, retried), or of an answered request, holds nothing.
+    // A task of an earlier run (bounced, failed over, retried) holds nothing, nor one that ended.
+    // Several calls in one run are one hold: the first release called frees it.
     if (run !== job.run || (job.state !== 'running' && job.state !== 'abandoned')) return releaseNothing;
     job.held = true;
     // A stream holds its slot once its first chunk arrived: that is its time to first chunk.

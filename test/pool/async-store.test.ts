@@ -3,6 +3,7 @@
  * does), on the injected clock.
  */
 import { describe, expect, it } from 'vitest';
+import { PoolClosedError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { StoreContext } from '../../src/store/limit-store.js';
 import { rig, ROOMY, settleAll, track, WINDOW } from '../helpers/pool.js';
@@ -46,5 +47,71 @@ describe('an async store', () => {
     // "small" was asked for the two small jobs and once for the large one, not in a loop.
     expect(store.asked.get('small')).toBeLessThanOrEqual(3);
     expect(r.clock.now()).toBeGreaterThanOrEqual(WINDOW);
+  });
+});
+
+/** A MemoryStore whose decisions wait until the test lets them through; it logs grants, releases and close. */
+class GatedStore extends MemoryStore {
+  readonly log: string[] = [];
+  private readonly gates: (() => void)[] = [];
+  // @ts-expect-error: the interface allows a Promise; MemoryStore's own signature is sync.
+  override acquire(account: string, tokens: number, lease: number): Promise<number> {
+    return new Promise<void>((resolve) => this.gates.push(resolve)).then(() => {
+      const wait = super.acquire(account, tokens, lease);
+      if (wait === 0) this.log.push(`grant ${lease}`);
+      return wait;
+    });
+  }
+  override release(account: string, lease: number): Promise<void> {
+    this.log.push(`release ${lease}`);
+    return Promise.resolve().then(() => super.release(account, lease));
+  }
+  override close(): void {
+    this.log.push('close');
+    super.close();
+  }
+  /** Lets the oldest waiting decision through. */
+  open(): void {
+    this.gates.shift()?.();
+  }
+  get waiting(): number {
+    return this.gates.length;
+  }
+}
+
+describe('a grant that arrives for a request that can no longer take it', () => {
+  it('pause() while the store decides: nothing starts, the grant is given back, resume() starts it', async () => {
+    const store = new GatedStore();
+    const r = rig({ pool: { store } });
+    let ran = 0;
+    const a = track(r.pool.schedule(() => (ran++, 'a')), r.clock);
+    await r.clock.advance(0);
+    expect(store.waiting).toBe(1);
+    r.pool.pause();
+    store.open();
+    await r.clock.advance(100);
+    expect(ran).toBe(0);
+    expect(store.log).toEqual(['grant 1', 'release 1']);
+    r.pool.resume();
+    while (!a.settled) {
+      store.open();
+      await r.clock.advance(10);
+    }
+    expect(a.value).toBe('a');
+    expect(ran).toBe(1);
+  });
+
+  it('close() while the store decides: the grant is given back before the store closes', async () => {
+    const store = new GatedStore();
+    const r = rig({ pool: { store } });
+    const a = track(r.pool.schedule(() => 'a'), r.clock);
+    await r.clock.advance(0);
+    const closed = track(r.pool.close(), r.clock);
+    await r.clock.advance(10);
+    expect(a.error).toBeInstanceOf(PoolClosedError);
+    expect(closed.settled).toBe(false);
+    store.open();
+    await settleAll(r.clock, [closed]);
+    expect(store.log).toEqual(['grant 1', 'release 1', 'close']);
   });
 });

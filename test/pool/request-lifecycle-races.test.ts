@@ -5,7 +5,7 @@
  * repeated releases of a held slot. Paths traced as in request-lifecycle.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { PoolClosedError, RequestAbortedError } from '../../src/index.js';
+import { NoUsableKeyError, PoolClosedError, QueueClearedError, RequestAbortedError } from '../../src/index.js';
 import type { Transition } from '../../src/pool/lifecycle.js';
 import { ONE, TWO_ACCOUNTS, apiError, rateLimited, serverError, resolvesAfter, expectLife, expectSlotsFree, tracedRig, type TracedRig } from '../helpers/lifecycle-trace.js';
 import { settleAll, track, type RigOptions, type Tracked } from '../helpers/pool.js';
@@ -54,6 +54,80 @@ describe('each request answered once, its slot freed once, when something moves 
       expect(closed?.settled).toBe(true);
       expectSlotsFree(r);
     });
+  });
+
+  describe('a `failed` listener that aborts a request the pool is dropping in the same sweep', () => {
+    // "Cancel the related request": the sweep meets it answered, and skips it (found by a review:
+    // it threw LifecycleError, stranding the rest of the sweep).
+    const setup = () => {
+      const r = traced({ accounts: [{ id: 'org-a', keys: ['sk-aaaaaaaaaaaa1'], limits: ONE }] });
+      const running = track(r.pool.schedule(() => resolvesAfter(r, 100, 'run')), r.clock);
+      const ac = new AbortController();
+      const queued = [track(r.pool.schedule(() => 'q1'), r.clock), track(r.pool.schedule(() => 'q2', { signal: ac.signal }), r.clock), track(r.pool.schedule(() => 'q3'), r.clock)];
+      r.pool.once('failed', () => ac.abort('related'));
+      return { r, running, queued };
+    };
+
+    it('clear(): every queued request answered once, the count returned', async () => {
+      const { r, running, queued } = setup();
+      await r.clock.advance(0);
+      expect(r.pool.clear()).toBe(3);
+      await settleAll(r.clock, [running, ...queued]);
+      expect(queued.map((t) => t.error?.constructor)).toEqual([QueueClearedError, RequestAbortedError, QueueClearedError]);
+      for (const id of [2, 3, 4]) expectLife(r, id, queued[id - 2] as Tracked<unknown>, ['drop'], { error: Error });
+      expect(running.value).toBe('run');
+      expectSlotsFree(r);
+    });
+
+    it('close(): resolves, every queued request answered once', async () => {
+      const { r, running, queued } = setup();
+      await r.clock.advance(0);
+      const closed = track(r.pool.close(), r.clock);
+      await settleAll(r.clock, [running, closed, ...queued]);
+      expect(closed.error).toBeUndefined();
+      expect(queued.map((t) => t.error?.constructor)).toEqual([PoolClosedError, RequestAbortedError, PoolClosedError]);
+      expectSlotsFree(r);
+    });
+
+    it('the last key revoked: the 401 request and the rest answered, its slot freed, the pool idle', async () => {
+      const r = traced({ accounts: [{ id: 'org-a', keys: ['sk-aaaaaaaaaaaa1'], limits: ONE }] });
+      const ac = new AbortController();
+      const a = track(r.pool.schedule(() => Promise.reject(apiError(401, 'invalid_authentication_error', 'Invalid Authentication'))), r.clock);
+      const rest = [1, 2].map(() => track(r.pool.schedule(() => 'q', { signal: ac.signal }), r.clock));
+      r.pool.on('failed', () => ac.abort('cancel group'));
+      await settleAll(r.clock, [a, ...rest]);
+      const idle = track(r.pool.onIdle(), r.clock);
+      await settleAll(r.clock, [idle]);
+      expect(a.error).toBeInstanceOf(NoUsableKeyError);
+      expect(rest.every((t) => t.error !== undefined)).toBe(true);
+      expectSlotsFree(r);
+    });
+  });
+
+  it('a `warning` listener that aborts while the fault is read: no `retry` told or counted', async () => {
+    const r = traced({ pool: { maxRetryAfterMs: 100, retryBaseMs: 10 } });
+    const ac = new AbortController();
+    r.pool.on('warning', () => ac.abort('stop'));
+    const busy = Object.assign(apiError(503, 'engine_overloaded_error', 'busy'), { headers: new Headers({ 'retry-after': '3600' }) });
+    const a = track(r.pool.schedule(() => Promise.reject(busy), { signal: ac.signal }), r.clock);
+    await settleAll(r.clock, [a]);
+    expect(r.of('warning').map((w) => w.code)).toEqual(['retry_after_ignored']);
+    expectLife(r, 1, a, ['start', 'abandon', 'end'], { error: RequestAbortedError });
+    expect(r.of('retry')).toEqual([]);
+    expect(r.pool.stats().retries).toBe(0);
+    expectSlotsFree(r);
+  });
+
+  it('close() during a backoff: PoolClosedError says the request could not run again', async () => {
+    const r = traced({ pool: { retryBaseMs: 1_000 } });
+    const a = track(r.pool.schedule(() => Promise.reject(serverError())), r.clock);
+    const b = track(r.pool.schedule(() => 'b', { priority: -1 }), r.clock);
+    await r.clock.advance(10);
+    void r.pool.close();
+    await settleAll(r.clock, [a, b]);
+    expect((a.error as Error | undefined)?.message).toMatch(/before this request could run again/);
+    expect(b.value).toBe('b');
+    expectSlotsFree(r);
   });
 
   describe('the request another task aborts, started at once by the slot it freed', () => {

@@ -1,7 +1,7 @@
 /**
  * Every request is answered exactly once and frees its slot exactly once:
  * every transition of the lifecycle table (src/pool/lifecycle.ts) driven
- * through the public pool, each request's path traced (engine hook `moved`),
+ * through the public pool, each request's path traced (RequestLifecycle.trace),
  * every lease counted by the store. Listeners and late calls that move a
  * request meanwhile: request-lifecycle-races.test.ts.
  */
