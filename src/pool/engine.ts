@@ -164,7 +164,7 @@ export class Engine implements DispatchHost {
       job.resolve = resolve as (value: unknown) => void;
       job.reject = reject;
     });
-    this.lifecycle.submit(job);
+    this.lifecycle.submit(job, signal, timeout);
     return answer;
   }
 

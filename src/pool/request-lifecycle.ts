@@ -46,12 +46,11 @@ export class RequestLifecycle {
     this.faults = new FaultReader(engine);
   }
 
-  /** A new request (born queued): it listens to its signal and timeout, then joins the queue. */
-  submit(job: Job): void {
+  /** A new request (born queued): it listens to `signal` and `timeoutMs` (its own), then joins the queue. */
+  submit(job: Job, signal: AbortSignal | undefined, timeoutMs: number | undefined): void {
     const { engine } = this;
     this.active++;
     this.submitted++;
-    const { signal, timeoutMs } = job;
     if (signal !== undefined) {
       job.onAbort = () => this.abort(job, new RequestAbortedError(signal.reason));
       signal.addEventListener('abort', job.onAbort, { once: true });
