@@ -147,7 +147,7 @@ export class KimiPool extends EventEmitter<KimiPoolEvents> {
     return this.engine.dispatcher.paused;
   }
 
-  /** Rejects every request still waiting with `QueueClearedError` (what runs goes on); returns how many. */
+  /** Rejects every request still waiting with `QueueClearedError` (what runs goes on); returns how many it rejected. */
   clear(): number {
     return this.engine.clearQueue(new QueueClearedError());
   }

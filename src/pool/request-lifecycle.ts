@@ -173,12 +173,18 @@ export class RequestLifecycle {
 
   /**
    * Drops the requests taken out of the dispatcher at once (close, clear, the
-   * last key dead), each with `errorFor(job)`; returns how many. One answered
-   * meanwhile (a `failed` listener of an earlier one aborted it) is skipped.
+   * last key dead), each with `errorFor(job)`; returns how many it dropped.
+   * One answered meanwhile (a `failed` listener of an earlier one aborted it)
+   * is skipped, and not counted.
    */
   dropAll(jobs: readonly Job[], errorFor: (job: Job) => Error): number {
-    for (const job of jobs) if (job.state === 'queued' || job.state === 'delayed') this.drop(job, errorFor(job));
-    return jobs.length;
+    let dropped = 0;
+    for (const job of jobs) {
+      if (job.state !== 'queued' && job.state !== 'delayed') continue;
+      this.drop(job, errorFor(job));
+      dropped++;
+    }
+    return dropped;
   }
 
   /** running → done: frees the slot (once `pause` landed) and rejects the caller. */
