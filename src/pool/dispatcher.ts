@@ -5,6 +5,7 @@ import { MinHeap } from '../queue/min-heap.js';
 import { NEVER, type LimitStore } from '../store/limit-store.js';
 import type { Job } from './job.js';
 import type { AccountMember } from './members.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** What the dispatcher asks of the pool. */
 export interface DispatchHost {
@@ -47,8 +48,7 @@ export class Dispatcher {
    * never orders on a field that changes under it.
    */
   private readonly waiting = new MinHeap<WaitEntry>((a, b) => a.at < b.at);
-  private timer: unknown;
-  private timerAt = Infinity;
+  private readonly timer: WakeTimer;
   private pumping = false;
   private again = false;
   private acquiring = false;
@@ -70,6 +70,7 @@ export class Dispatcher {
     private readonly host: DispatchHost,
   ) {
     for (const a of accounts) this.ready.push(a);
+    this.timer = new WakeTimer(clock, () => this.pump());
   }
 
   /** Jobs waiting to start: queued plus backing off. */
@@ -103,7 +104,7 @@ export class Dispatcher {
   remove(job: Job): void {
     if (job.queued) this.queue.forget(job);
     else this.backingOff.delete(job);
-    if (this.waitingJobs === 0) this.clearTimer();
+    if (this.waitingJobs === 0) this.timer.clear();
   }
 
   /** A slot of the account was released. */
@@ -158,8 +159,7 @@ export class Dispatcher {
   /** Removes and returns every job still waiting. */
   close(): Job[] {
     this.closed = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.clear();
     return this.drainAll();
   }
 
@@ -314,14 +314,15 @@ export class Dispatcher {
         this.ready.unshift(account);
         const retryIn = STORE_RETRY_MS[Math.min(this.storeFailures++, STORE_RETRY_MS.length - 1)] as number;
         this.host.storeError(error, retryIn);
-        this.setTimer(this.clock.now() + retryIn);
+        this.timer.set(this.clock.now() + retryIn);
       },
     );
     this.decided = decided;
-    const clear = (): void => {
-      if (this.decided === decided) this.decided = undefined;
-    };
-    decided.then(clear, clear);
+    decided.then(() => this.forget(decided), () => this.forget(decided));
+  }
+
+  private forget(decided: Promise<unknown>): void {
+    if (this.decided === decided) this.decided = undefined;
   }
 
   /** Resolves once no store decision is on the wire, nor a grant it made being given back (close() waits for it). */
@@ -357,7 +358,7 @@ export class Dispatcher {
   /** Sets the one timer for the earliest moment anything can change. */
   private arm(): void {
     // Nothing waits: drop the timer, which would hold an idle process open (keepAlive).
-    if (this.waitingJobs === 0) return this.clearTimer();
+    if (this.waitingJobs === 0) return this.timer.clear();
     let at = Infinity;
     if (this.queue.size > 0) {
       let e = this.waiting.peek();
@@ -370,32 +371,6 @@ export class Dispatcher {
     }
     const j = this.delayed.peek();
     if (j !== undefined && j.notBefore < at) at = j.notBefore;
-    if (at < Infinity) this.setTimer(at);
-  }
-
-  private clearTimer(): void {
-    if (this.timer === undefined) return;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
-  }
-
-  private setTimer(at: number): void {
-    if (this.timer !== undefined) {
-      if (this.timerAt <= at) return;
-      this.clock.clearTimeout(this.timer);
-    }
-    this.timerAt = at;
-    // Requests wait on this timer: it keeps the process alive (a batch job that
-    // only awaits its requests must not exit while they wait for a window).
-    this.timer = this.clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.pump();
-      },
-      at - this.clock.now(),
-      true,
-    );
+    if (at < Infinity) this.timer.set(at);
   }
 }
