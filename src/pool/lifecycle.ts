@@ -167,14 +167,11 @@ export const STEPS: { readonly [T in Transition]: Step } = {
 };
 
 /**
- * Moves `request` along `step` (one of {@link STEPS}, or a transition's name)
- * and returns the step.
+ * Moves `request` along `step` (one of {@link STEPS}) and returns its new state.
  * @throws {LifecycleError} when its state has no such transition (the state is left as it was).
  */
-export function move(request: Moving, step: Step | Transition): Step {
-  const s = typeof step === 'string' ? STEPS[step] : step;
+export function move(request: Moving, step: Step): RequestState {
   const state = request.state;
-  if (state !== s.from && state !== s.fromOther) throw new LifecycleError(request.seq, state, s.transition);
-  request.state = s.to;
-  return s;
+  if (state !== step.from && state !== step.fromOther) throw new LifecycleError(request.seq, state, step.transition);
+  return (request.state = step.to);
 }
