@@ -34,3 +34,15 @@ export function spawnChild(file: string, args: readonly string[]): ChildProcessL
   return { next, send: (line) => void child.stdin.write(`${line}\n`) };
 }
 
+
+/**
+ * The child side of a bench worker (`<file> --worker <json>`): when this
+ * process was started so, runs `worker` on the JSON arguments, prints its
+ * report as one JSON line and exits; otherwise returns at once.
+ */
+export async function serveAsWorker<A, R>(worker: (args: A) => Promise<R>): Promise<void> {
+  if (process.argv[2] !== '--worker') return;
+  const report = await worker(JSON.parse(process.argv[3] ?? '{}') as A);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.exit(0);
+}

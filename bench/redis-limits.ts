@@ -24,7 +24,7 @@ import { redisStore, type RedisStore } from '../src/redis/index.js';
 import { startKimiSimulator } from '../src/testing/index.js';
 import { idealMakespan } from '../src/testing/ideal.js';
 import { testRedis } from '../test/helpers/redis-server.js';
-import { spawnChild } from './child.js';
+import { serveAsWorker, spawnChild } from './child.js';
 import { fmt, table } from './report.js';
 
 export const WINDOW_MS = 2_000;
@@ -256,11 +256,8 @@ export async function runRedisLimitsBench(log: (line: string) => void = () => un
 
 // The worker entry: node --import tsx bench/redis-limits.ts --worker <json>
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  if (process.argv[2] === '--worker') {
-    const report = await worker(JSON.parse(process.argv[3] ?? '{}') as WorkerArgs);
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-    process.exit(0);
-  } else if (process.argv[2] === '--one') {
+  await serveAsWorker(worker);
+  if (process.argv[2] === '--one') {
     // One configuration, traced when KIMI_POOL_BENCH_TRACE is set: bench/redis-limits.ts --one redis 1 [margin]
     const redis = await testRedis();
     const row = await run(redis.url, process.argv[3] === 'memory' ? 'memory' : 'redis', Number(process.argv[4] ?? 1), Number(process.argv[5] ?? 75), process.env.KIMI_POOL_BENCH_TRACE);

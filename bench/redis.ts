@@ -19,7 +19,7 @@ import { systemClock } from '../src/clock.js';
 import { KimiPool, type LimitStore } from '../src/index.js';
 import { redisStore } from '../src/redis/index.js';
 import { testRedis } from '../test/helpers/redis-server.js';
-import { spawnChild } from './child.js';
+import { serveAsWorker, spawnChild } from './child.js';
 import { fmt, table } from './report.js';
 
 const WORKERS = [1, 2, 4] as const;
@@ -220,14 +220,8 @@ export async function runRedisBench(log: (line: string) => void = () => undefine
   ].join('\n');
 }
 
-// The worker entry: node --import tsx bench/redis.ts --worker <json>
+// The worker entry (node --import tsx bench/redis.ts --worker <json>), or run alone: npx tsx --conditions=source bench/redis.ts
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  if (process.argv[2] === '--worker') {
-    const report = await worker(JSON.parse(process.argv[3] ?? '{}') as WorkerArgs);
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-    process.exit(0);
-  } else {
-    // Run alone: npx tsx --conditions=source bench/redis.ts
-    console.log(await runRedisBench((line) => console.error(line)));
-  }
+  await serveAsWorker(worker);
+  console.log(await runRedisBench((line) => console.error(line)));
 }
