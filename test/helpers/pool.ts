@@ -40,6 +40,21 @@ export interface RigOptions {
   readonly poolLimits?: Readonly<Record<string, Partial<Limits>>>;
 }
 
+/**
+ * The options that put a pool on `fake` and `clock`: the test WINDOW, no
+ * safety margin, a fixed random (backoff jitter), prompts counted as the fake counts them.
+ */
+export function onFake(clock: ManualClock, fake: FakeKimi): Omit<KimiPoolOptions, 'keys'> {
+  return {
+    windowMs: WINDOW,
+    safetyMarginMs: 0,
+    clock,
+    random: () => 0.5,
+    clientOptions: { fetch: fake.fetch },
+    estimatePromptTokens: (p) => promptTokens(p.messages),
+  };
+}
+
 /** Builds a pool, a fake Kimi and a clock. Every key of an account is configured with the account's id. */
 export function rig(options: RigOptions = {}): Rig {
   const clock = new ManualClock();
@@ -49,12 +64,7 @@ export function rig(options: RigOptions = {}): Rig {
   const pool = new KimiPool({
     keys,
     accounts: Object.fromEntries(accounts.map((a) => [a.id, { ...a.limits, ...options.poolLimits?.[a.id] }])),
-    windowMs: WINDOW,
-    safetyMarginMs: 0,
-    clock,
-    random: () => 0.5,
-    clientOptions: { fetch: fake.fetch },
-    estimatePromptTokens: (p) => promptTokens(p.messages),
+    ...onFake(clock, fake),
     ...options.pool,
   });
   const events: Recorded[] = [];

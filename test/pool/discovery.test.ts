@@ -11,7 +11,7 @@ import { KimiPool, type AccountMergedEvent, type DiscoveredEvent, type KimiPoolO
 import { parseBalance, parseMe } from '../../src/pool/kimi-account-api.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { FakeKimi, promptTokens, type FakeAccount } from '../helpers/fake-kimi.js';
-import { ask, ROOMY, settleAll, track, WINDOW } from '../helpers/pool.js';
+import { ask, onFake, ROOMY, settleAll, track, WINDOW } from '../helpers/pool.js';
 
 const key = (org: string, n: number) => `sk-${org}-key-000${n}`;
 const ACCOUNTS: FakeAccount[] = ['a', 'b', 'c'].map((o) => ({ id: `org-${o}`, keys: [key(o, 1), key(o, 2)], limits: { ...ROOMY, concurrency: 2, rpm: 8 } }));
@@ -19,17 +19,7 @@ const ACCOUNTS: FakeAccount[] = ['a', 'b', 'c'].map((o) => ({ id: `org-${o}`, ke
 function setup(options: Partial<KimiPoolOptions> = {}, accounts = ACCOUNTS) {
   const clock = new ManualClock();
   const fake = new FakeKimi(clock, { windowMs: WINDOW, accounts });
-  const pool = new KimiPool({
-    keys: accounts.flatMap((a) => a.keys).join(','),
-    discover: true,
-    windowMs: WINDOW,
-    safetyMarginMs: 0,
-    clock,
-    random: () => 0.5,
-    clientOptions: { fetch: fake.fetch },
-    estimatePromptTokens: (p) => promptTokens(p.messages),
-    ...options,
-  });
+  const pool = new KimiPool({ keys: accounts.flatMap((a) => a.keys).join(','), discover: true, ...onFake(clock, fake), ...options });
   const discovered: DiscoveredEvent[] = [];
   const merged: AccountMergedEvent[] = [];
   pool.on('discovered', (e) => discovered.push(e));
